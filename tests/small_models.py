@@ -1,0 +1,74 @@
+"""A small causal STSM model with O(1) logits, and real frames for it, shared by the converter tests.
+
+A freshly initialised network's BatchNorm statistics do not match its activations, which leaves its
+logits near 1e-9: then any export "matches" eager within 1e-4 and top-1 agreement is noise. Refitting
+the BatchNorm statistics on real frames gives logits of order 1, so the parity checks can fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from stsm_edge.assets import video_path
+from stsm_edge.models import TemporalSegmentNetwork, stsm_mobilenet_v2
+from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.video import iter_video
+
+SIZE = 112
+T = 4
+NUM_CLASSES = 10
+SPEC = PreprocessSpec.for_size(SIZE, SIZE)
+LABELS = [f"class_{i}" for i in range(NUM_CLASSES)]
+
+
+def real_frames(count: int, video: str = "vtest.avi", stride: int = 4) -> list[np.ndarray]:
+    return [preprocess(frame, SPEC) for frame in iter_video(video_path(video), max_frames=count, stride=stride)]
+
+
+def varied_frames(per_video: int) -> list[np.ndarray]:
+    """Frames of three different scenes, so the model's top-1 class changes between clips."""
+    return [frame for video in ("vtest.avi", "box.mp4", "cup.mp4") for frame in real_frames(per_video, video)]
+
+
+def _refit_batchnorm(model: TemporalSegmentNetwork, clips: torch.Tensor) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the refit batches
+    model.train()
+    with torch.no_grad():
+        for clip in clips:
+            model(clip.unsqueeze(0))
+    model.eval()
+
+
+def _spread_head(model: TemporalSegmentNetwork, clips: torch.Tensor) -> None:
+    """Logits of order 1 whose top-1 class varies from clip to clip.
+
+    Random features share one dominant direction, so an untrained head picks the same class for every
+    input; centring the logits on their mean over real clips makes the classes compete.
+    """
+    head = model.backbone.head
+    nn.init.normal_(head.weight, 0, 0.1)
+    with torch.no_grad():
+        head.bias.copy_(-torch.cat([model(clip.unsqueeze(0)) for clip in clips]).mean(0))
+
+
+def small_causal_model(frames: list[np.ndarray]) -> TemporalSegmentNetwork:
+    torch.manual_seed(0)
+    model = stsm_mobilenet_v2(num_classes=NUM_CLASSES, n_segments=T, causal=True, width_mult=0.35, dropout=0.0)
+    clips = torch.from_numpy(np.concatenate(clips_of(frames)))
+    _refit_batchnorm(model, clips)
+    _spread_head(model, clips)
+    return model
+
+
+def clips_of(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Consecutive, non-overlapping (1, T, 3, H, W) clips."""
+    return [np.stack(frames[i : i + T])[None] for i in range(0, len(frames) - T + 1, T)]
+
+
+def top1_agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return float((np.stack(a).argmax(-1) == np.stack(b).argmax(-1)).mean())
