@@ -31,9 +31,16 @@ from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.sidecar import validate_sidecar, write_sidecar
-from stsm_edge.streaming import StateSpec, to_streaming
+from stsm_edge.forms import (  # noqa: F401  (ClipForm, FormSpec re-exported for converters)
+    FORMS,
+    ClipForm,
+    FormSpec,
+    build_form,
+    form_inputs,
+    form_sidecar,
+    zero_inputs,
+)
 
-FORMS = ("clip", "stream")
 TARGETS = ("executorch", "coreml", "tflite", "onnx")
 FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_TOP1_AGREEMENT = 0.95
@@ -95,78 +102,6 @@ def get_converter(target: str) -> Converter:
     except ImportError as exc:
         raise TargetUnavailable(f"target {target!r} is unavailable: {exc}") from exc
     return REGISTRY[target]()
-
-
-# ---- the two forms -------------------------------------------------------------------------------
-
-class ClipForm(nn.Module):
-    """The clip model with a tuple output, like the streaming form, so every converter sees one shape."""
-
-    def __init__(self, model: TemporalSegmentNetwork) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, frames: Tensor) -> tuple[Tensor]:
-        return (self.model(frames),)
-
-
-@dataclass
-class FormSpec:
-    module: nn.Module
-    input_names: list[str]
-    output_names: list[str]
-    inputs: list[dict]
-    outputs: list[dict]
-    states: list[StateSpec]
-
-
-def _tensor(name: str, shape: Sequence[int]) -> dict:
-    return {"name": name, "shape": list(shape), "dtype": "float32", "quantization": None}
-
-
-def build_form(model: TemporalSegmentNetwork, form: str, height: int, width: int) -> FormSpec:
-    if form not in FORMS:
-        raise ExportError(f"unknown form {form!r}; choose clip or stream")
-    k = model.config.num_classes
-    if form == "clip":
-        shape = [1, model.n_segments, 3, height, width]
-        return FormSpec(ClipForm(model).eval(), ["frames"], ["logits"], [_tensor("frames", shape)],
-                        [_tensor("logits", [1, k])], [])
-    streaming = to_streaming(model)
-    from stsm_edge.streaming import state_spec
-
-    states = state_spec(streaming, height, width)
-    inputs = [_tensor("frame", [1, 3, height, width])] + [_tensor(s.name, s.shape) for s in states]
-    outputs = [_tensor("logits", [1, k])] + [_tensor("new_" + s.name, s.shape) for s in states]
-    return FormSpec(streaming, [t["name"] for t in inputs], [t["name"] for t in outputs], inputs, outputs, states)
-
-
-def zero_inputs(form: FormSpec) -> tuple[Tensor, ...]:
-    return tuple(torch.zeros(spec["shape"]) for spec in form.inputs)
-
-
-# ---- feeding real frames through a form ----------------------------------------------------------
-
-def form_inputs(form: FormSpec, frames: Sequence[np.ndarray], n_segments: int, clip_stride: int = 1) -> list[tuple[Tensor, ...]]:
-    """Input tuples for a form from preprocessed (3, H, W) frames, in order.
-
-    Clip form: windows of T consecutive frames every `clip_stride` frames. Stream form: one tuple per
-    frame, whose states are those the float streaming model produced on the frames before it — so
-    int8 calibration sees the states it will meet at run time, not zeros (MoViNet's lesson).
-    """
-    tensors = [torch.from_numpy(np.ascontiguousarray(f)).unsqueeze(0) for f in frames]
-    if form.states == [] and form.input_names[0] == "frames":
-        if len(tensors) < n_segments:
-            raise CalibrationError(f"need at least {n_segments} frames for a clip, got {len(tensors)}")
-        starts = range(0, len(tensors) - n_segments + 1, clip_stride)
-        return [(torch.cat(tensors[s : s + n_segments]).unsqueeze(0),) for s in starts]
-    states = tuple(torch.zeros(spec.shape) for spec in form.states)
-    feed = []
-    with torch.no_grad():
-        for frame in tensors:
-            feed.append((frame, *states))
-            states = tuple(form.module(frame, *states)[1:])
-    return feed
 
 
 # ---- verification ---------------------------------------------------------------------------------
@@ -290,12 +225,8 @@ def export_artifact(
     with atomic_output(path) as tmp:
         progress(f"{target} {form} {precision}: converting")
         fields = converter.convert(job, tmp)
-        sidecar = {
-            "artifact": path.name, "target": target, "form": form, "precision": precision,
-            "model": model.config.to_dict(), "labels": list(labels), "preprocess": preprocess.to_dict(),
-            "inputs": spec.inputs, "outputs": spec.outputs, "states": [s.to_dict() for s in spec.states],
-            "source": dict(source or {}), "tools": tool_versions(),
-        }
+        sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
+                               precision=precision, source=dict(source or {}), tools=tool_versions())
         _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))
         sidecar.update(fields)
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))

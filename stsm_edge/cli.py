@@ -76,7 +76,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         raise InputError(f"{path}: not an image OpenCV can read")
-    stsm, labels, _ = default_model()
+    bundle = default_model()
+    stsm, labels = bundle.model, bundle.labels
     plain = build_model(ModelConfig(**{**DEFAULT_CONFIG.to_dict(), "dims": ""}))
     load_weights(plain, "imagenet")
     x = preprocess_tensor(frame)
@@ -95,12 +96,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
 # ---- export --------------------------------------------------------------------------------------
 
 def _load_model(args: argparse.Namespace):
-    from stsm_edge.defaults import default_model, model_from_checkpoint
+    from stsm_edge.defaults import default_model
     from stsm_edge.errors import InputError
+    from stsm_edge.weights import load_model
 
     if args.default == bool(args.checkpoint):
         raise InputError("give exactly one of --default or --checkpoint PATH")
-    return default_model() if args.default else model_from_checkpoint(Path(args.checkpoint))
+    return default_model() if args.default else load_model(Path(args.checkpoint))
 
 
 def _frames(source: str | None, default_video: str, count: int, stride: int, spec):
@@ -120,9 +122,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from stsm_edge.fileio import ensure_writable_dir
     from stsm_edge.preprocess import PreprocessSpec
 
-    model, labels, source = _load_model(args)
+    bundle = _load_model(args)
+    model, labels, source = bundle.model, bundle.labels, bundle.source
     out_dir = ensure_writable_dir(Path(args.out))
-    spec = PreprocessSpec.for_size(args.size, args.size)
+    spec = PreprocessSpec.for_size(args.size, args.size) if args.size else bundle.preprocess
     targets = TARGETS if args.target == "all" else (args.target,)
     forms = ("clip", "stream") if args.form == "both" else (args.form,)
     calib = []
@@ -157,6 +160,89 @@ def _parity_text(parity: dict) -> str:
         return parity.get("criterion", "")
     vs = parity["vs_fp32"]
     return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']}"
+
+
+# ---- run and webcam ------------------------------------------------------------------------------
+
+def _runner(args: argparse.Namespace):
+    from stsm_edge.errors import InputError
+    from stsm_edge.runner import FrameBufferRunner
+    from stsm_edge.smoothing import SmoothingConfig
+
+    if args.default == bool(args.model):
+        raise InputError("give exactly one of --model ARTIFACT or --default")
+    try:
+        smoothing = SmoothingConfig(args.smooth_window, args.vote, args.min_hold, args.threshold)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return FrameBufferRunner.open("default" if args.default else args.model, threads=args.threads,
+                                  smoothing=smoothing, top_k=3, stride=args.stride)
+
+
+def _add_runner_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="artifact (.pte/.tflite/.onnx/.mlpackage) or stsm-edge checkpoint (.pt)")
+    p.add_argument("--default", action="store_true", help="the default model, eager")
+    p.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
+    p.add_argument("--stride", type=int, default=1, help="clip models: run a clip every N frames")
+    p.add_argument("--smooth-window", type=int, default=12, help="average the last N logits")
+    p.add_argument("--vote", type=int, default=1, help="majority vote over the last N top-1s (1 = off)")
+    p.add_argument("--min-hold", type=int, default=2, help="hysteresis: frames a label is held before it can change")
+    p.add_argument("--threshold", type=float, default=0.0, help="below this probability say 'no action'")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from stsm_edge.recognize import label_timeline, recognize_video, write_predictions
+
+    runner = _runner(args)
+    report = recognize_video(runner, Path(args.video), Path(args.out) if args.out else None, args.max_frames,
+                             progress=not args.quiet)
+    if args.predictions:
+        write_predictions(Path(args.predictions), report.predictions)
+    print(f"{report.frames} frames, {runner.form} form on {runner.runtime.format}: mean {report.mean_ms:.2f} ms/frame, "
+          f"{report.fps:.1f} FPS")
+    print("label timeline (frames):")
+    for first, last, label in label_timeline(report.predictions):
+        print(f"  {first:5d}-{last:<5d} {label}")
+    if args.compare_window:
+        _compare_window(args, report)
+    if args.out:
+        print(f"annotated video: {args.out}")
+    return 0
+
+
+def _compare_window(args: argparse.Namespace, stream_report) -> None:
+    """The same video through the clip (windowed) form: one T-frame clip pass per frame."""
+    from stsm_edge.errors import InputError
+    from stsm_edge.recognize import recognize_video
+    from stsm_edge.runner import FrameBufferRunner
+
+    if args.default:
+        from stsm_edge.defaults import default_model
+        from stsm_edge.runtimes.torch import TorchRuntime
+
+        window = FrameBufferRunner(TorchRuntime(Path("default"), bundle=default_model(), form="clip",
+                                                threads=args.threads))
+    else:
+        path = Path(args.window_model or str(args.model).replace("_stream_", "_clip_"))
+        if not path.exists():
+            raise InputError(f"--compare-window needs the clip artifact: {path} not found (pass --window-model)")
+        window = FrameBufferRunner.open(path, threads=args.threads)
+    report = recognize_video(window, Path(args.video), None, args.max_frames, progress=not args.quiet)
+    stream_ms = sum(stream_report.model_ms) / max(1, len(stream_report.model_ms))
+    clip_ms = sum(report.model_ms) / max(1, len(report.model_ms))
+    print(f"windowed clip baseline (T = {window.n_segments}, a clip per frame): {clip_ms:.2f} ms/frame; "
+          f"streaming {stream_ms:.2f} ms/frame = {stream_ms / clip_ms:.3f} of it (1/T = {1 / window.n_segments:.3f})")
+
+
+def cmd_webcam(args: argparse.Namespace) -> int:
+    from stsm_edge.webcam import run_webcam
+
+    runner = _runner(args)
+    summary = run_webcam(runner, camera=args.camera, source=args.source, headless=args.headless,
+                         record=Path(args.record) if args.record else None, max_frames=args.max_frames)
+    print(f"{summary['frames']} frames in {summary['seconds']:.1f}s ({summary['fps']:.1f} FPS), "
+          f"{summary['dropped']} stale frames dropped" + (f"; recorded {summary['record']}" if summary["record"] else ""))
+    return 0
 
 
 # ---- the main job --------------------------------------------------------------------------------
@@ -204,10 +290,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-stride", type=int, default=2)
     p.add_argument("--verify", help="held-out video for the parity check (default: cup.mp4)")
     p.add_argument("--verify-frames", type=int, default=120)
-    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--size", type=int, help="input size (default: the model's own, 224 for --default)")
     p.add_argument("--out", default="out")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("run", help="recognise actions in a video, frame by frame")
+    p.add_argument("video")
+    _add_runner_options(p)
+    p.add_argument("--out", help="write an annotated video (mp4)")
+    p.add_argument("--predictions", help="write per-frame predictions (.csv or .json)")
+    p.add_argument("--max-frames", type=int)
+    p.add_argument("--compare-window", action="store_true",
+                   help="also run the windowed clip baseline and print the per-frame cost ratio")
+    p.add_argument("--window-model", help="clip artifact for --compare-window (default: the _stream_ -> _clip_ sibling)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("webcam", help="live recognition from a camera, a stream URL or a video file")
+    _add_runner_options(p)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, default=None, help="camera index (default 0)")
+    source.add_argument("--source", help="video file or stream URL instead of a camera")
+    p.add_argument("--headless", action="store_true", help="no window; needs --record")
+    p.add_argument("--record", help="write the annotated stream to an mp4")
+    p.add_argument("--max-frames", type=int)
+    p.set_defaults(func=cmd_webcam)
 
     p = sub.add_parser("demo", help="the main job: info, a real prediction, export and streaming")
     p.set_defaults(func=cmd_demo)

@@ -25,17 +25,29 @@ def ensure_writable_dir(directory: Path) -> Path:
 
 @contextmanager
 def atomic_output(target: Path) -> Iterator[Path]:
-    """Yield a temp path next to `target` (file or directory); rename it to `target` only on success."""
+    """Yield a temp path next to `target` (file or directory); move it to `target` only on success.
+
+    Files the writer puts beside the temp path (an ONNX model's external data, say) move with it, the
+    main output last, so a reader never finds the main file without its companions.
+    """
     target = Path(target)
     ensure_writable_dir(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / target.name
+    workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = workdir / target.name
     try:
         yield tmp
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        for companion in workdir.iterdir():
+            if companion.name != target.name:
+                _replace(companion, target.parent / companion.name)
+        _replace(tmp, target)
     finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _replace(source: Path, destination: Path) -> None:
+    if destination.is_dir() and not destination.is_symlink():
+        shutil.rmtree(destination)
+    os.replace(source, destination)
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:

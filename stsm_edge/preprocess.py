@@ -1,12 +1,18 @@
 """THE frame preprocessing: one function shared by the runner, calibration, training and eval.
 
-BGR (OpenCV) frame of any size -> resize so the short side is `resize_short` -> centre crop to
-`size` -> RGB -> scale to [0, 1] -> (x - mean) / std -> float32 (3, H, W). Grayscale and BGRA
-frames are converted; anything else is refused with a one-line error.
+BGR (OpenCV) frame of any size -> float32 -> bilinear resize so the short side is `resize_short`
+-> centre crop to `size` -> RGB -> scale to [0, 1] -> (x - mean) / std -> float32 (3, H, W).
+Grayscale and BGRA frames are converted; anything else is refused with a one-line error. Camera
+frames in YUV 4:2:0 (Android's YUV_420_888) enter through `yuv420_to_bgr`.
+
+Everything is specified so another language can reproduce it to 1e-5 (the Android core does):
+sizes round half up, the resize is plain bilinear with half-pixel centres on float32 pixels (no
+8-bit fixed-point rounding), and YUV -> RGB is full-range BT.601 (JFIF) in float.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -54,14 +60,30 @@ def to_bgr(frame: np.ndarray) -> np.ndarray:
     raise InputError(f"frame of shape {frame.shape} is not a grayscale, BGR or BGRA image")
 
 
-def resize_and_crop(frame_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Short side to `resize_short` (bilinear), then the centred `size` crop; uint8 BGR out."""
-    h, w = frame_bgr.shape[:2]
-    scale = spec.resize_short / min(h, w)
-    new_h, new_w = max(spec.size[0], round(h * scale)), max(spec.size[1], round(w * scale))
-    resized = cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+def resized_shape(height: int, width: int, spec: PreprocessSpec) -> tuple[int, int]:
+    """Short side to `resize_short`, aspect kept, never smaller than the crop; rounding half up."""
+    scale = spec.resize_short / min(height, width)
+    return (max(spec.size[0], math.floor(height * scale + 0.5)), max(spec.size[1], math.floor(width * scale + 0.5)))
+
+
+def resize_and_crop(frame: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Bilinear resize (float32, half-pixel centres) then the centred `size` crop; float32 out, 0..255."""
+    new_h, new_w = resized_shape(*frame.shape[:2], spec)
+    resized = cv2.resize(frame.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     top, left = (new_h - spec.size[0]) // 2, (new_w - spec.size[1]) // 2
     return resized[top : top + spec.size[0], left : left + spec.size[1]]
+
+
+def yuv420_to_bgr(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Full-range BT.601 YUV 4:2:0 planes (chroma at half resolution) -> float32 BGR, 0..255."""
+    if y.ndim != 2 or u.shape != v.shape or u.shape != ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2):
+        raise InputError(f"YUV 4:2:0 planes of shapes {y.shape}, {u.shape}, {v.shape} do not fit together")
+    # Each chroma sample covers a 2x2 block of luma (nearest neighbour, as Android's converters do).
+    cu = np.repeat(np.repeat(u.astype(np.float32), 2, 0), 2, 1)[: y.shape[0], : y.shape[1]] - 128.0
+    cv = np.repeat(np.repeat(v.astype(np.float32), 2, 0), 2, 1)[: y.shape[0], : y.shape[1]] - 128.0
+    luma = y.astype(np.float32)
+    bgr = np.stack([luma + 1.772 * cu, luma - 0.344136 * cu - 0.714136 * cv, luma + 1.402 * cv], axis=-1)
+    return np.clip(bgr, 0.0, 255.0)
 
 
 def normalize(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
@@ -73,6 +95,11 @@ def normalize(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 def preprocess(frame: np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> np.ndarray:
     """One OpenCV frame -> the model's float32 (3, H, W) input."""
     return normalize(resize_and_crop(to_bgr(frame), spec), spec)
+
+
+def preprocess_yuv420(y: np.ndarray, u: np.ndarray, v: np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> np.ndarray:
+    """A camera frame's YUV 4:2:0 planes -> the model's float32 (3, H, W) input."""
+    return normalize(resize_and_crop(yuv420_to_bgr(y, u, v), spec), spec)
 
 
 def preprocess_tensor(frame: np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> torch.Tensor:

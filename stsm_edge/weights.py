@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
@@ -167,25 +168,40 @@ def load_weights(model: TemporalSegmentNetwork, source: str | Path) -> LoadRepor
     return load_state_dict(model, data, str(source))
 
 
-def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str] | None = None, extra: dict | None = None) -> None:
-    """Our own checkpoint: the state dict plus everything needed to rebuild the model."""
+@dataclass
+class ModelBundle:
+    """A model with what running it needs: labels, its input preprocessing, and where it came from."""
+
+    model: TemporalSegmentNetwork
+    labels: list[str]
+    preprocess: PreprocessSpec
+    source: dict
+
+
+def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str] | None = None,
+                    preprocess: PreprocessSpec = PreprocessSpec(), extra: dict | None = None) -> None:
+    """Our own checkpoint: the state dict plus everything needed to rebuild and run the model."""
     from stsm_edge.fileio import atomic_output
 
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "config": model.config.to_dict(),
-               "state_dict": model.backbone.state_dict(), "labels": list(labels or []), **(extra or {})}
+               "state_dict": model.backbone.state_dict(), "labels": list(labels or []),
+               "preprocess": preprocess.to_dict(), **(extra or {})}
     with atomic_output(Path(path)) as tmp:
         torch.save(payload, tmp)
 
 
-def load_model(path: Path) -> tuple[TemporalSegmentNetwork, list[str]]:
-    """Rebuild a model from an stsm-edge checkpoint; returns it (eval mode) with its labels."""
-    data = read_checkpoint(Path(path))
+def load_model(path: Path) -> ModelBundle:
+    """Rebuild a model (eval mode) from an stsm-edge checkpoint, with its labels and preprocessing."""
+    path = Path(path)
+    data = read_checkpoint(path)
     if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT):
         raise WeightsError(f"{path}: not an stsm-edge checkpoint (no model config inside); "
                            "build the model yourself and use load_weights for torchvision/TSM files")
     model = build_model(ModelConfig.from_dict(data["config"]))
     load_state_dict(model, data["state_dict"], str(path))
-    return model.eval(), list(data.get("labels") or [])
+    labels = list(data.get("labels") or []) or [f"class_{i}" for i in range(model.config.num_classes)]
+    preprocess = PreprocessSpec.from_dict(data["preprocess"]) if "preprocess" in data else PreprocessSpec()
+    return ModelBundle(model.eval(), labels, preprocess, {"checkpoint": path.name, "sha256": file_sha256(path)})
 
 
 def file_sha256(path: Path) -> str:

@@ -100,8 +100,9 @@ def test_own_checkpoint_round_trip(tmp_path):
     model = stsm_mobilenet_v2(num_classes=3, n_segments=4, causal=True, width_mult=0.35).eval()
     path = tmp_path / "own.pt"
     save_checkpoint(model, path, labels=["a", "b", "c"])
-    loaded, labels = load_model(path)
-    assert loaded.config == model.config and labels == ["a", "b", "c"]
+    bundle = load_model(path)
+    loaded = bundle.model
+    assert loaded.config == model.config and bundle.labels == ["a", "b", "c"]
     clip = torch.randn(1, 4, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(loaded(clip), model(clip))

@@ -24,6 +24,8 @@ _ADAPTER_MODULES = {
     ".tflite": "stsm_edge.runtimes.litert",
     ".onnx": "stsm_edge.runtimes.onnxruntime",
     ".mlpackage": "stsm_edge.runtimes.coreml",
+    ".pt": "stsm_edge.runtimes.torch",
+    ".pth": "stsm_edge.runtimes.torch",
 }
 
 
@@ -85,4 +87,6 @@ def open_runtime(path: Path, sidecar: dict | None = None, threads: int | None = 
     cls = runtime_class(path)
     if not path.exists():
         raise ArtifactError(f"{path}: no such artifact")
+    if cls.format == "torch":  # a checkpoint describes itself; it has no sidecar
+        return cls(path, None, threads)
     return cls(path, sidecar if sidecar is not None else read_sidecar(path), threads)

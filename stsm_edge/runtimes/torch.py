@@ -1,0 +1,45 @@
+"""Eager PyTorch adapter: an stsm-edge checkpoint (or an in-memory model) run as its deploy form would be.
+
+A causal model runs in the streaming form, a bidirectional one in the clip form, so the runner treats
+eager models and exported artifacts alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from stsm_edge.forms import build_form, form_sidecar
+from stsm_edge.models.tsn import TemporalSegmentNetwork
+from stsm_edge.runtimes.base import Runtime, register_runtime
+from stsm_edge.weights import ModelBundle, load_model
+
+
+def natural_form(model: TemporalSegmentNetwork) -> str:
+    return "stream" if model.config.causal or "T" not in model.config.dims else "clip"
+
+
+@register_runtime
+class TorchRuntime(Runtime):
+    format = "torch"
+    suffixes = (".pt", ".pth")
+
+    def __init__(self, path: Path, sidecar: dict | None = None, threads: int | None = None,
+                 bundle: ModelBundle | None = None, form: str | None = None) -> None:
+        bundle = bundle or load_model(Path(path))
+        form = form or natural_form(bundle.model)
+        spec = build_form(bundle.model.eval(), form, *bundle.preprocess.size)
+        sidecar = form_sidecar(bundle.model, spec, form, bundle.labels, bundle.preprocess, artifact=str(path),
+                               target="torch", precision="fp32")
+        super().__init__(Path(str(path)), sidecar, threads)
+        self._module = spec.module
+        if threads:
+            torch.set_num_threads(int(threads))
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        with torch.no_grad():
+            outputs = self._module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+        return [t.numpy() for t in outputs]

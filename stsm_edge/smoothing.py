@@ -1,0 +1,75 @@
+"""Turning per-frame logits into a steady label: TSM's online-demo logic, parameterised.
+
+Per frame: average the last `window` logits -> top-1 -> majority vote over the last `vote` top-1s ->
+hysteresis (a new label replaces the shown one only if the shown one has been held for `min_hold`
+frames, TSM's rule with min_hold = 2) -> below `threshold` softmax probability the label is "no action".
+The Android core mirrors this file step for step; golden vectors keep the two equal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    window: int = 12  # TSM demo: sum of the last 12 logits
+    vote: int = 1  # 1 = no vote
+    min_hold: int = 2  # TSM demo: change only after the shown label held for 2 frames
+    threshold: float = 0.0  # softmax probability of the averaged logits; 0 = always a label
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.vote < 1 or self.min_hold < 1:
+            raise ValueError("window, vote and min_hold must be >= 1")
+        if not 0.0 <= self.threshold < 1.0:
+            raise ValueError("threshold must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
+
+
+def majority(indices: deque[int]) -> int:
+    """Most frequent index; ties go to the most recent of the tied ones."""
+    counts = Counter(indices)
+    best = max(counts.values())
+    return next(i for i in reversed(indices) if counts[i] == best)
+
+
+@dataclass
+class Smoothed:
+    probs: np.ndarray  # softmax of the averaged logits
+    index: int | None  # shown class, None for "no action"
+    score: float  # probability of the shown class (of the held class when hysteresis keeps it)
+
+
+class Smoother:
+    def __init__(self, config: SmoothingConfig = SmoothingConfig()) -> None:
+        self.config = config
+        self.reset()
+
+    def reset(self) -> None:
+        self._logits: deque[np.ndarray] = deque(maxlen=self.config.window)
+        self._top1: deque[int] = deque(maxlen=self.config.vote)
+        self._shown: int | None = None
+        self._held = 0
+
+    def update(self, logits: np.ndarray) -> Smoothed:
+        self._logits.append(np.asarray(logits, dtype=np.float64).reshape(-1))
+        probs = softmax(np.mean(self._logits, axis=0))
+        self._top1.append(int(probs.argmax()))
+        candidate = majority(self._top1)
+        if self._shown is None or candidate == self._shown or self._held >= self.config.min_hold:
+            self._held = self._held + 1 if candidate == self._shown else 1
+            self._shown = candidate
+        else:
+            self._held += 1
+        score = float(probs[self._shown])
+        return Smoothed(probs.astype(np.float32), self._shown if score >= self.config.threshold else None, score)

@@ -1,0 +1,183 @@
+"""The runner, `stsm-edge run` and the webcam script on real videos, with a small checkpoint (eager)."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import torch
+
+from small_models import SPEC, T, real_frames, small_causal_model
+from stsm_edge.assets import video_path
+from stsm_edge.errors import ArtifactError, InputError
+from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.runner import FrameBufferRunner
+from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.runtimes.torch import TorchRuntime
+from stsm_edge.video import iter_video
+from stsm_edge.weights import ModelBundle, load_model, save_checkpoint
+
+LABELS = [f"action_{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    model = small_causal_model(real_frames(24))
+    path = tmp_path_factory.mktemp("ckpt") / "small_causal.pt"
+    save_checkpoint(model, path, labels=LABELS, preprocess=SPEC)
+    return path
+
+
+def small_runner(checkpoint, **kwargs):
+    return FrameBufferRunner.open(checkpoint, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(iter_video(video_path("cup.mp4"), max_frames=30))
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_streaming_runner_equals_the_causal_clip_model(checkpoint, frames):
+    runner = small_runner(checkpoint, top_k=1)
+    model = load_model(checkpoint).model
+    stream_raw = [runner.step(f).raw_top[0] for f in frames[:T]]
+    x = torch.from_numpy(np.stack([preprocess(f, SPEC) for f in frames[:T]]))[None]
+    with torch.no_grad():
+        clip = model(x, return_frame_logits=True)[0].softmax(-1)
+    for t, (label, score) in enumerate(stream_raw):
+        assert label == LABELS[int(clip[t].argmax())]
+        assert abs(score - float(clip[t].max())) < 1e-5
+
+
+def test_reset_restores_a_fresh_runner(checkpoint, frames):
+    runner = small_runner(checkpoint)
+    first = [runner.step(f) for f in frames[:10]]
+    runner.reset()
+    again = [runner.step(f) for f in frames[:10]]
+    fresh = small_runner(checkpoint)
+    third = [fresh.step(f) for f in frames[:10]]
+    for a, b, c in zip(first, again, third):
+        assert a.top == b.top == c.top and a.raw_top == b.raw_top == c.raw_top
+
+
+def test_clip_form_runs_a_clip_every_stride(checkpoint, frames):
+    runtime = TorchRuntime(checkpoint, bundle=load_model(checkpoint), form="clip")
+    runner = FrameBufferRunner(runtime, stride=2)
+    ran = [runner.step(f).ran_model for f in frames[:10]]
+    assert ran == [False, False, False, True, False, True, False, True, False, True]
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_two_thousand_frames_leave_memory_flat(checkpoint, frames):
+    runner = small_runner(checkpoint)
+    for f in frames[:30]:  # warm-up: allocator pools, thread pools
+        runner.step(f)
+    before = rss_bytes()
+    for i in range(2000):
+        runner.step(frames[i % len(frames)])
+    growth = rss_bytes() - before
+    assert growth < 64 * 2**20, f"RSS grew by {growth / 2**20:.1f} MiB over 2,000 frames"
+
+
+def test_frames_of_any_size_gray_and_bgra_are_converted(checkpoint):
+    runner = small_runner(checkpoint)
+    for frame in (np.full((50, 300), 128, np.uint8), np.zeros((480, 64, 4), np.uint8), np.zeros((7, 9, 3), np.uint8)):
+        assert runner.step(frame).ran_model
+
+
+@pytest.mark.parametrize("frame, message", [
+    (np.zeros((64, 64), np.uint16), "8-bit"),
+    (np.zeros((64, 64, 2), np.uint8), "not a grayscale, BGR or BGRA"),
+    (np.zeros((0, 0, 3), np.uint8), "empty"),
+])
+def test_unusable_frames_are_refused(checkpoint, frame, message):
+    with pytest.raises(InputError, match=message):
+        small_runner(checkpoint).step(frame)
+
+
+def test_wrong_artifact_type_is_refused(tmp_path):
+    bogus = tmp_path / "model.txt"
+    bogus.write_text("hello")
+    with pytest.raises(ArtifactError, match="unknown artifact type '.txt'"):
+        FrameBufferRunner.open(bogus)
+
+
+def bad_videos(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(os.urandom(50_000))
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(video_path("cup.mp4").read_bytes()[:2_000])
+    zero_frames = tmp_path / "zero_frames.avi"
+    writer = cv2.VideoWriter(str(zero_frames), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+    writer.release()
+    return {"missing": tmp_path / "missing.mp4", "empty": empty, "corrupt": corrupt, "truncated": truncated,
+            "zero_frames": zero_frames}
+
+
+def test_bad_videos_are_one_line_errors(checkpoint, tmp_path):
+    for name, path in bad_videos(tmp_path).items():
+        result = cli("run", path, "--model", checkpoint, "--quiet")
+        assert result.returncode == 2, (name, result.stderr)
+        error = result.stderr.strip()
+        assert error.startswith("stsm-edge: error:") and "\n" not in error, (name, error)
+
+
+def test_wrong_model_file_is_one_line_error(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"not onnx")
+    result = cli("run", video_path("cup.mp4"), "--model", model, "--quiet")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_run_writes_predictions_and_annotated_video(checkpoint, tmp_path):
+    out, predictions = tmp_path / "annotated.mp4", tmp_path / "predictions.csv"
+    result = cli("run", video_path("cup.mp4"), "--model", checkpoint, "--max-frames", 25, "--out", out,
+                 "--predictions", predictions, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "25 frames, stream form on torch" in result.stdout and "label timeline" in result.stdout
+    assert len(predictions.read_text().splitlines()) == 26
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 25
+
+
+def test_webcam_headless_on_a_video_records_every_frame_with_overlay(checkpoint, tmp_path):
+    record = tmp_path / "webcam.mp4"
+    source = video_path("cup.mp4")
+    result = cli("webcam", "--model", checkpoint, "--source", source, "--headless", "--record", record)
+    assert result.returncode == 0, result.stderr
+    expected = int(cv2.VideoCapture(str(source)).get(cv2.CAP_PROP_FRAME_COUNT))
+    recorded = cv2.VideoCapture(str(record))
+    assert int(recorded.get(cv2.CAP_PROP_FRAME_COUNT)) == expected
+    ok, annotated = recorded.read()
+    original = next(iter_video(source))
+    assert ok and annotated.shape == original.shape
+    # The overlay panel darkens the top-left corner; the rest of the picture is the video itself.
+    assert annotated[5:40, 5:200].mean() < 0.6 * original[5:40, 5:200].mean()
+    assert abs(float(annotated[300:, 400:].mean()) - float(original[300:, 400:].mean())) < 8
+
+
+def test_webcam_without_camera_names_the_device(checkpoint, tmp_path):
+    result = cli("webcam", "--model", checkpoint, "--camera", 99, "--headless", "--record", tmp_path / "x.mp4")
+    assert result.returncode == 2
+    assert "camera 99 (/dev/video99) cannot be opened" in result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_runner_takes_any_frame_size_for_an_in_memory_model():
+    model = stsm_mobilenet_v2(num_classes=3, n_segments=4, causal=True, width_mult=0.35)
+    bundle = ModelBundle(model, ["a", "b", "c"], PreprocessSpec.for_size(64, 64), {})
+    runner = FrameBufferRunner(TorchRuntime("mem.pt", bundle=bundle))
+    assert runner.step(np.zeros((100, 120, 3), np.uint8)).ran_model
