@@ -6,6 +6,7 @@ stream: "frame" (1, 3, H, W) + one 4-D input per state -> "logits" + "new_<state
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -93,5 +94,6 @@ def form_sidecar(model: TemporalSegmentNetwork, spec: FormSpec, form: str, label
     """The sidecar fields every artifact of this form shares (the converters add theirs)."""
     return {
         "form": form, "model": model.config.to_dict(), "labels": list(labels), "preprocess": preprocess.to_dict(),
-        "inputs": spec.inputs, "outputs": spec.outputs, "states": [s.to_dict() for s in spec.states], **fields,
+        "inputs": copy.deepcopy(spec.inputs), "outputs": copy.deepcopy(spec.outputs),  # converters edit theirs
+        "states": [s.to_dict() for s in spec.states], **fields,
     }

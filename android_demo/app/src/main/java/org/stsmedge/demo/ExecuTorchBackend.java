@@ -1,0 +1,94 @@
+package org.stsmedge.demo;
+
+import org.pytorch.executorch.DType;
+import org.pytorch.executorch.EValue;
+import org.pytorch.executorch.Module;
+import org.pytorch.executorch.Tensor;
+import org.stsmedge.core.Backend;
+import org.stsmedge.core.TensorData;
+
+/**
+ * The core's {@link Backend} on ExecuTorch's Android library (org.pytorch:executorch-android):
+ * {@code Module.load(path, LOAD_MODE_MMAP, threads)}, then per frame {@code module.forward(EValue...)}
+ * with one {@code EValue.from(Tensor.fromBlob(...))} per sidecar input, and the outputs read back with
+ * {@code toTensor().getDataAsFloatArray()} (or the int8 / uint8 getters).
+ *
+ * <p>No Android imports on purpose: run_host_tests.sh compiles this file against signature stubs of
+ * the pinned ExecuTorch API, so a call that the library does not have fails on the host too.
+ */
+public final class ExecuTorchBackend implements Backend {
+  private final Module module;
+  private final int threads;
+
+  /**
+   * @param ptePath absolute path of the .pte file (assets must be copied to a file first)
+   * @param threads XNNPACK threads; 0 lets ExecuTorch pick a hardware default
+   */
+  public ExecuTorchBackend(String ptePath, int threads) {
+    this.threads = threads;
+    this.module = Module.load(ptePath, Module.LOAD_MODE_MMAP, threads);
+    module.loadMethod("forward"); // load now, not on the first camera frame
+  }
+
+  @Override
+  public TensorData[] forward(TensorData[] inputs) {
+    EValue[] args = new EValue[inputs.length];
+    for (int i = 0; i < inputs.length; i++) {
+      args[i] = EValue.from(toExecuTorch(inputs[i]));
+    }
+    EValue[] results = module.forward(args);
+    if (results == null || results.length == 0) {
+      throw new IllegalStateException("ExecuTorch forward returned nothing (module destroyed or failed to run)");
+    }
+    TensorData[] outputs = new TensorData[results.length];
+    for (int i = 0; i < results.length; i++) {
+      if (!results[i].isTensor()) {
+        throw new IllegalStateException("ExecuTorch output " + i + " is not a tensor");
+      }
+      outputs[i] = fromExecuTorch(results[i].toTensor());
+    }
+    return outputs;
+  }
+
+  static Tensor toExecuTorch(TensorData t) {
+    switch (t.kind) {
+      case FLOAT32:
+        return Tensor.fromBlob(t.floats(), t.shape);
+      case INT8:
+        return Tensor.fromBlob(t.bytes(), t.shape);
+      case UINT8:
+        return Tensor.fromBlobUnsigned(t.bytes(), t.shape);
+      default:
+        throw new IllegalArgumentException("unsupported tensor kind " + t.kind);
+    }
+  }
+
+  static TensorData fromExecuTorch(Tensor t) {
+    DType dtype = t.dtype();
+    long[] shape = t.shape();
+    switch (dtype) {
+      case FLOAT:
+        return TensorData.ofFloats(shape, t.getDataAsFloatArray());
+      case INT8:
+        return TensorData.ofInt8(shape, t.getDataAsByteArray());
+      case UINT8:
+        return TensorData.ofUint8(shape, t.getDataAsUnsignedByteArray());
+      default:
+        throw new IllegalStateException("ExecuTorch output of dtype " + dtype + " is not float32/int8/uint8");
+    }
+  }
+
+  public int threads() {
+    return threads;
+  }
+
+  @Override
+  public String describe() {
+    return "executorch (" + (threads == 0 ? "default" : Integer.toString(threads)) + " threads)";
+  }
+
+  @Override
+  public void close() {
+    module.destroy();
+  }
+}

@@ -1,0 +1,20 @@
+package org.stsmedge.core;
+
+/**
+ * What runs the model: the app plugs ExecuTorch in ({@code ExecuTorchBackend}), tests plug fakes in.
+ *
+ * <p>{@code forward} takes the inputs in sidecar order ({@code frame, state_0, ..., state_n}) and
+ * returns the outputs in sidecar order ({@code logits, new_state_0, ..., new_state_n}). Each tensor
+ * is float32, or int8/uint8 where the sidecar gives that input a quantization.
+ */
+public interface Backend extends AutoCloseable {
+  TensorData[] forward(TensorData[] inputs) throws Exception;
+
+  /** A short description for the UI and the benchmark JSON, e.g. "executorch (4 threads)". */
+  default String describe() {
+    return getClass().getSimpleName();
+  }
+
+  @Override
+  default void close() {}
+}

@@ -1,0 +1,98 @@
+package org.stsmedge.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.Test;
+
+/** The sidecar schema as stsm_edge.sidecar writes and validates it. */
+public class MetadataTest {
+  @Test
+  public void readsTheExecuTorchStreamSidecar() throws Exception {
+    Metadata m = Metadata.parse(Golden.text("metadata", "stream_int8_executorch.json"), "et");
+    assertEquals("stream", m.form);
+    assertEquals("executorch", m.target);
+    assertEquals("int8", m.precision);
+    assertEquals("mobilenet_v2_stream_int8.pte", m.artifact);
+    assertEquals(10, m.numClasses);
+    assertEquals(4, m.nSegments);
+    assertEquals("action 3", m.labels.get(3));
+    assertEquals(112, m.preprocess.height);
+    assertEquals(128, m.preprocess.resizeShort);
+    assertEquals(0.485f, m.preprocess.mean[0], 0f);
+    assertEquals("frame", m.inputs.get(0).name);
+    assertEquals("logits", m.outputs.get(0).name);
+    assertNull(m.inputs.get(0).quantization);
+    assertEquals(m.states.size(), m.stateInputs().size());
+    for (int i = 0; i < m.states.size(); i++) {
+      TensorSpec state = m.states.get(i);
+      assertEquals(state.name, m.stateInputs().get(i).name);
+      assertEquals("new_" + state.name, m.stateOutputs().get(i).name);
+      assertEquals(java.util.Arrays.toString(state.shape), java.util.Arrays.toString(m.stateInputs().get(i).shape));
+      assertEquals(4, state.shape.length);
+    }
+    assertTrue(m.stateBytes() > 0);
+    assertEquals(Labels.NO_ACTION, m.label(-1));
+  }
+
+  @Test
+  public void readsQuantizationParameters() throws Exception {
+    Metadata m = Metadata.parse(Golden.text("metadata", "stream_int8_quantized_io.json"), "q");
+    Map<String, Object> raw = Golden.json("metadata", "stream_int8_quantized_io.json");
+    List<Object> inputs = Golden.list(raw.get("inputs"));
+    for (int i = 0; i < inputs.size(); i++) {
+      Map<String, Object> q = Golden.map(Golden.map(inputs.get(i)).get("quantization"));
+      Quantization parsed = m.inputs.get(i).quantization;
+      assertEquals(Golden.number(q.get("scale")), parsed.scale, 0.0);
+      assertEquals(Golden.integer(q.get("zero_point")), parsed.zeroPoint);
+      assertEquals("int8", parsed.dtype);
+      assertEquals("int8", m.inputs.get(i).dtype);
+    }
+  }
+
+  private static void assertRefused(Map<String, Object> raw, String fragment) {
+    try {
+      Metadata.parse(Json.write(raw), "x.json");
+      fail("expected a refusal mentioning " + fragment);
+    } catch (MetadataException expected) {
+      assertTrue(expected.getMessage(), expected.getMessage().contains(fragment));
+      assertTrue(expected.getMessage(), expected.getMessage().startsWith("x.json: "));
+    }
+  }
+
+  @Test
+  public void refusesWhatPythonRefuses() throws Exception {
+    String text = Golden.text("metadata", "stream_int8_executorch.json");
+    Map<String, Object> raw = Json.parseObject(text);
+    raw.remove("states");
+    assertRefused(raw, "missing key 'states'");
+    raw = Json.parseObject(text);
+    raw.put("schema", "other");
+    assertRefused(raw, "is not 'stsm-edge/artifact'");
+    raw = Json.parseObject(text);
+    raw.put("version", 2L);
+    assertRefused(raw, "schema version 2 is newer");
+    raw = Json.parseObject(text);
+    raw.put("form", "batch");
+    assertRefused(raw, "form must be 'clip' or 'stream'");
+    raw = Json.parseObject(text);
+    Golden.list(raw.get("labels")).remove(0);
+    assertRefused(raw, "9 labels for 10 classes");
+    raw = Json.parseObject(text);
+    Golden.map(Golden.list(raw.get("inputs")).get(1)).remove("shape");
+    assertRefused(raw, "an entry of 'inputs' lacks 'shape'");
+    raw = Json.parseObject(text);
+    raw.put("labels", "a,b");
+    assertRefused(raw, "'labels' must be a list");
+    try {
+      Metadata.parse("{\"schema\": ", "broken.json");
+      fail();
+    } catch (MetadataException expected) {
+      assertTrue(expected.getMessage().startsWith("broken.json: not valid JSON"));
+    }
+  }
+}
