@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -120,10 +120,16 @@ def convert_mlprogram(program: torch.export.ExportedProgram, job: ExportJob, pre
 
 
 def quantize_weights_int8(mlmodel):
+    """Every conv/linear weight to int8, per output channel; biases and other constants stay float.
+
+    coremltools skips weights of up to 2048 elements by default, which at small widths is half the
+    depthwise convs; the threshold is lifted so every conv of the model reads int8 weights.
+    """
     import coremltools.optimize as cto
 
-    config = cto.coreml.OptimizationConfig(
-        global_config=cto.coreml.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
+    weights = cto.coreml.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8",
+                                                 granularity="per_channel", weight_threshold=0)
+    config = cto.coreml.OptimizationConfig(op_type_configs={op: weights for op in WEIGHTED_OPS})
     return cto.coreml.linear_quantize_weights(mlmodel, config=config)
 
 
@@ -166,11 +172,9 @@ def _weight_storage(op, producers: dict) -> str:
         return "activation"
     if source.type == "const":
         return _dtype_name(source.outputs[0].type.tensorType.dataType)
-    if source.type.startswith("constexpr_"):
-        data = source.attributes.get("quantized_data") or source.attributes.get("data")
-        if data is not None:
-            return _dtype_name(data.type.tensorType.dataType)
-        return _dtype_name(producers[source.inputs["data"].arguments[0].name].outputs[0].type.tensorType.dataType)
+    # iOS 17's weight decompression op keeps its int8 data as an attribute.
+    if source.type == "constexpr_affine_dequantize":
+        return _dtype_name(source.attributes["quantized_data"].type.tensorType.dataType)
     return source.type
 
 
@@ -244,6 +248,9 @@ class CoreMLConverter(Converter):
         if job.precision == "int8w":
             mlmodel = quantize_weights_int8(mlmodel)
         mlmodel.save(str(path))
+        # coremltools writes an ExecuTorch debug map (~300 KB, one entry per op keyed "null") into
+        # every package converted from torch.export; no CoreML runtime reads it.
+        (Path(path) / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
         fields = {"structure": describe(mlmodel.get_spec()),
                   "compute_precision": COMPUTE_PRECISIONS[job.precision].lower()}
         if job.precision == "int8":
