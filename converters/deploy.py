@@ -2,15 +2,18 @@
 
 The training form (stsm_edge.shift) builds each shifted group from slices, zero pads and a cat: per
 site about a dozen small copy ops, which cost int8 XNNPACK far more than their bytes suggest. Here
-every channel outside the T group — both spatial groups and the pass-through rest — goes through ONE
-fixed depthwise 3x3 conv whose kernel per channel is a one-hot tap: (1+dh, 1+dw) for a channel that
+all channels — both spatial groups and the pass-through rest, and the T group whose output is then
+replaced — go through ONE fixed depthwise 3x3 conv whose kernel per channel is a one-hot tap: (1+dh, 1+dw) for a channel that
 reads x[h+dh, w+dw], the centre for a channel that does not move. Zero padding 1 gives the zero fill
 at the border, and with one non-zero weight of exactly 1.0 every output is the input value itself, so
 the rewrite is exact in fp32; in int8 the weight quantizes to exactly 127 * (1/127).
 
 The T group cannot be a conv (it reads another frame, or the previous frame's state), so it is
-spliced back in with one cat. `benchmarks/shift_overhead.py` measures this form against the training
-form; the alternatives that were measured and lost are listed in its docstring.
+spliced back in with one cat. `benchmarks/shift_overhead.py` measures this form against the
+training form; the alternatives that were measured and lost are listed in its docstring.
+
+The clip model's average over T is rewritten too, as a 4-D mean over the innermost axes: the only
+mean XNNPACK takes, so the clip form lowers with nothing left outside the delegate.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.shift import SpatioTemporalShift, _shift_time, group_size
 from stsm_edge.streaming import StreamingModel, StreamingShiftSite
 
@@ -109,6 +113,19 @@ class DeployStreamingSite(StreamingShiftSite):
         return self.body.splice(moved, self.state_in)
 
 
+class DeployConsensus(nn.Module):
+    """TSN's clip logits (mean of the T frame logits) with the mean as (N, K, T, 1) over axes 2 and 3."""
+
+    def __init__(self, model: TemporalSegmentNetwork) -> None:
+        super().__init__()
+        self.backbone, self.n_segments = model.backbone, model.n_segments
+
+    def forward(self, clips: Tensor) -> Tensor:
+        n, t = clips.shape[:2]
+        frame_logits = self.backbone(clips.reshape(n * t, *clips.shape[2:])).reshape(n, t, -1)
+        return frame_logits.transpose(1, 2).unsqueeze(-1).mean((2, 3), keepdim=True).flatten(1)
+
+
 def _site_channels(module: nn.Module, example: tuple[Tensor, ...]) -> dict[nn.Module, int]:
     """Input channels of every shift site, from one forward pass (sites do not know their width)."""
     channels: dict[nn.Module, int] = {}
@@ -124,18 +141,24 @@ def _site_channels(module: nn.Module, example: tuple[Tensor, ...]) -> dict[nn.Mo
 
 
 def deploy_form(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Module:
-    """A copy of a clip or streaming form with every shift site replaced by its deploy form.
+    """A copy of a clip or streaming form with every shift site (and the clip mean) in deploy form.
 
     `example_inputs` is one input tuple of `module` (shapes matter, values do not): the sites'
     channel counts come from running it once.
     """
     module = copy.deepcopy(module).eval()
     channels = _site_channels(module, example_inputs)
+    if isinstance(module, TemporalSegmentNetwork):
+        module = DeployConsensus(module)
     replaced: dict[nn.Module, nn.Module] = {}
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
+            if isinstance(child, TemporalSegmentNetwork):
+                setattr(parent, name, DeployConsensus(child))
             # A site that moves nothing (no dims, or fewer channels than fold_div) stays as it is.
             if child not in channels or not child.dims or group_size(channels[child], child.fold_div) == 0:
+                continue
+            if isinstance(child, DeployStreamingSite):  # already in deploy form
                 continue
             if isinstance(child, StreamingShiftSite):
                 new: nn.Module = DeployStreamingSite(child, channels[child])

@@ -3,7 +3,8 @@
 fp32 lowers the exported graph to XNNPACK. int8 is PT2E static quantization: XNNPACK's quantizer
 (symmetric, per-channel weights) annotates the exported graph, the job's calibration tuples run through
 it, and the quantize/dequantize graph lowers to XNNPACK, which fuses them into int8 kernels. Inputs and
-outputs stay float32. Both run on the shift's deploy form (converters.deploy), which is exactly equal.
+outputs stay float32. Both convert the shift's deploy form (converters.deploy), which is exactly equal to
+the training form and cheaper; `options["shift_form"] = "training"` converts the training form as is.
 
 `options["delegate"] = "coreml"` lowers to the CoreML delegate instead (fp32 compute, or int8 with an
 iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
@@ -18,6 +19,8 @@ from converters.base import ArtifactError, CalibrationError, Converter, ExportEr
 from converters.deploy import deploy_form
 
 DELEGATES = ("xnnpack", "coreml")
+# "training" keeps the shift's slices/pad/cat form: only benchmarks/shift_overhead.py wants it.
+SHIFT_FORMS = ("deploy", "training")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.
 _BOOKKEEPING = (operator.getitem,)
 
@@ -27,6 +30,13 @@ def delegate_of(job: ExportJob) -> str:
     if delegate not in DELEGATES:
         raise ExportError(f"unknown ExecuTorch delegate {delegate!r}; choose one of {', '.join(DELEGATES)}")
     return delegate
+
+
+def shift_form(job: ExportJob):
+    chosen = str(job.options.get("shift_form", "deploy")).lower()
+    if chosen not in SHIFT_FORMS:
+        raise ExportError(f"unknown shift_form {chosen!r}; choose one of {', '.join(SHIFT_FORMS)}")
+    return deploy_form(job.module, job.example_inputs) if chosen == "deploy" else job.module
 
 
 def export_graph(module, job: ExportJob):
@@ -80,14 +90,12 @@ def delegation_report(graph_module, delegate: str) -> dict:
     from executorch.devtools.backend_debug import get_delegation_info
 
     info = get_delegation_info(graph_module)
-    outside = sorted({str(node.target) for node in graph_module.graph.nodes
-                      if node.op == "call_function" and node.target not in _BOOKKEEPING
-                      and "executorch_call_delegate" not in str(node.target)})
-    outside_count = sum(1 for node in graph_module.graph.nodes
-                        if node.op == "call_function" and str(node.target) in outside)
+    outside = [getattr(node.target, "__name__", str(node.target)) for node in graph_module.graph.nodes
+               if node.op == "call_function" and node.target not in _BOOKKEEPING
+               and "executorch_call_delegate" not in str(node.target)]
     return {"backend": delegate, "subgraphs": info.num_delegated_subgraphs,
-            "delegated_nodes": info.num_delegated_nodes, "non_delegated_compute_nodes": outside_count,
-            "non_delegated_ops": outside}
+            "delegated_nodes": info.num_delegated_nodes, "non_delegated_compute_nodes": len(outside),
+            "non_delegated_ops": sorted(set(outside))}
 
 
 def lower(exported, delegate: str, precision: str):
@@ -111,7 +119,7 @@ class ExecuTorchConverter(Converter):
 
     def convert(self, job: ExportJob, path: Path) -> dict:
         delegate = delegate_of(job)
-        module = deploy_form(job.module, job.example_inputs)
+        module = shift_form(job)
         fields: dict = {}
         if job.precision == "int8":
             module = quantize_int8(module, job)

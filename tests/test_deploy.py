@@ -6,7 +6,7 @@ import torch
 from converters.base import ClipForm
 from converters.deploy import DeployClipShift, DeployStreamingSite, channel_offsets, deploy_form
 from stsm_edge.models import stsm_mobilenet_v2
-from stsm_edge.shift import spatiotemporal_shift
+from stsm_edge.shift import SpatioTemporalShift, spatiotemporal_shift
 from stsm_edge.streaming import initial_states, to_streaming
 
 SIZE, T = 64, 4
@@ -51,8 +51,7 @@ def test_streaming_deploy_form_equals_training_form_over_frames(dims):
 def test_one_hot_conv_matches_shift_op_on_odd_group_sizes(channels, fold_div):
     """Group sizes of 1 and odd halves, where the +1/-1 split is easiest to get wrong."""
     x = torch.randn(2, channels, 5, 6)
-    site = DeployClipShift(__import__("stsm_edge.shift", fromlist=["x"]).SpatioTemporalShift(2, "HTW", fold_div),
-                           channels)
+    site = DeployClipShift(SpatioTemporalShift(2, "HTW", fold_div), channels)
     assert torch.equal(site(x), spatiotemporal_shift(x, 2, "HTW", fold_div))
     assert len(channel_offsets(channels, "HTW", fold_div)) == channels
 

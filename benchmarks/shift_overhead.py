@@ -1,0 +1,107 @@
+"""Per-frame cost of the streaming shift in int8, per target: STSM stream form vs plain MobileNetV2.
+
+For every target whose converter and runtime work here, exports three int8 stream artifacts of
+MobileNetV2 (random weights: timing does not depend on them; calibration uses real frames):
+
+  plain     no shift at all (dims=""), one input, one output;
+  training  causal STSM with the shift as written for training (slices + zero pad + cat);
+  deploy    causal STSM in its deploy form (converters.deploy), what the converters ship;
+
+then times them interleaved (one run of each per round, so load changes hit all three alike) and
+prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. A target that does
+not honour `shift_form` shows the same numbers for training and deploy.
+
+Deploy forms measured on ExecuTorch int8 before one was kept (224^2, width 1.0, 10 shift sites,
+1 thread, 400 interleaved rounds on a loaded 2-core machine; median ratio vs plain, min in brackets):
+  training form: slices + pad + cat                                      x1.154 (x1.229)
+  depthwise conv over both spatial groups, cat([state, conv, rest])       x1.069 (x1.141)
+  depthwise conv over all channels after the T group, cat([state, conv])  x1.073 (x1.139)
+  as above with the T group last, expansion conv columns permuted         x1.064 (x1.106)
+  depthwise conv over ALL channels, T group spliced in by one cat (kept)  x1.063 (x1.094)
+The last three are within noise; the kept one is the simplest and handles the T group anywhere.
+
+    PYTHONPATH=. python benchmarks/shift_overhead.py [--size 224] [--width 1.0] [--rounds 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from converters.base import TARGETS, export_artifact
+from stsm_edge.assets import video_path
+from stsm_edge.errors import StsmEdgeError
+from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.runtimes.base import open_runtime
+from stsm_edge.video import iter_video
+
+VARIANTS = {  # name -> (model kwargs, converter options)
+    "plain": ({"dims": ""}, {}),
+    "training": ({"dims": "THW", "causal": True}, {"shift_form": "training"}),
+    "deploy": ({"dims": "THW", "causal": True}, {"shift_form": "deploy"}),
+}
+
+
+def export_variants(target: str, size: int, width: float, frames: list[np.ndarray], out: Path) -> dict:
+    """int8 stream artifact of each variant: name -> (runtime, one input tuple)."""
+    spec = PreprocessSpec.for_size(size, size)
+    built = {}
+    for name, (model_kwargs, options) in VARIANTS.items():
+        model = stsm_mobilenet_v2(num_classes=400, n_segments=8, width_mult=width, **model_kwargs).eval()
+        result = export_artifact(model, target, "stream", "int8", out / name, calibration_frames=frames,
+                                 verification_frames=frames[:4], labels=[str(i) for i in range(400)],
+                                 preprocess=spec, options=options, name=name)
+        runtime = open_runtime(result.path, result.sidecar, threads=1)
+        inputs = [frames[0][None]] + [np.zeros(s["shape"], np.float32) for s in result.sidecar["states"]]
+        built[name] = (runtime, inputs, result.size_bytes)
+    return built
+
+
+def time_interleaved(built: dict, rounds: int) -> dict[str, list[float]]:
+    """ms per run of each artifact, one run of each per round."""
+    for runtime, inputs, _ in built.values():
+        for _ in range(5):
+            runtime.run(inputs)
+    times: dict[str, list[float]] = {name: [] for name in built}
+    for _ in range(rounds):
+        for name, (runtime, inputs, _) in built.items():
+            start = time.perf_counter()
+            runtime.run(inputs)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--targets", default=",".join(t for t in TARGETS if t != "coreml"))
+    args = parser.parse_args()
+    spec = PreprocessSpec.for_size(args.size, args.size)
+    frames = [preprocess(f, spec) for f in iter_video(video_path("vtest.avi"), max_frames=16, stride=4)]
+    for target in args.targets.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                built = export_variants(target, args.size, args.width, frames, Path(tmp))
+            except StsmEdgeError as exc:
+                print(f"{target}: skipped ({exc})")
+                continue
+            times = time_interleaved(built, args.rounds)
+        sizes = ", ".join(f"{name} {built[name][2] / 1e6:.2f} MB" for name in built)
+        print(f"{target} int8 stream, {args.size}x{args.size}, width {args.width}, 1 thread ({sizes})")
+        # The minimum is the run least disturbed by other processes; the median is the typical run.
+        for stat in (statistics.median, min):
+            ms = {name: stat(t) for name, t in times.items()}
+            ratios = "  ".join(f"{name} {ms[name]:.3f} ms x{ms[name] / ms['plain']:.3f}" for name in ms)
+            print(f"  {stat.__name__:6s} {ratios}  deploy/training x{ms['deploy'] / ms['training']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
