@@ -261,8 +261,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.skip_export:
         return code
     print("\nexporting the default model to every target in int8 (calibrated on box.mp4, verified on cup.mp4)")
-    code |= cmd_export(build_parser().parse_args(
-        ["export", "--default", "--target", "all", "--precision", "int8", "--form", "both", "--out", args.out]))
+    if cmd_export(build_parser().parse_args(
+            ["export", "--default", "--target", "all", "--precision", "int8", "--form", "both", "--out", args.out])):
+        # Not fatal here: the table shows which artifacts missed their parity bar; `export` alone exits 1.
+        print("note: some artifacts failed or missed their parity criterion (see the table; sidecars hold the figures)")
     video = args.video or str(_asset_video(DEFAULT_VERIFY_VIDEO))
     print(f"\nstreaming {Path(video).name} through the int8 ExecuTorch model")
     code |= cmd_run(build_parser().parse_args(
