@@ -246,6 +246,15 @@ def cmd_webcam(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- benchmarks ----------------------------------------------------------------------------------
+
+def cmd_bench(argv: Sequence[str]) -> int:
+    """`stsm-edge bench [run|report|validate|android] ...`: the harness in benchmarks/, which parses its own options."""
+    from benchmarks.__main__ import main as bench_main
+
+    return bench_main(list(argv))
+
+
 # ---- the main job --------------------------------------------------------------------------------
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -340,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int)
     p.set_defaults(func=cmd_webcam)
 
+    p = sub.add_parser("bench", help="latency benchmarks: run, report, validate, android (see benchmarks/README.md)",
+                       add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("demo", help="the main job: info, a real prediction, int8 export to every target, streaming")
     p.add_argument("--out", default="out", help="where the artifacts go")
     p.add_argument("--video", help="video to stream at the end (default: cup.mp4)")
@@ -349,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     try:
