@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import re
 import subprocess
 from pathlib import Path
+
+from stsm_edge.versions import package_versions
 
 # ISA features that decide int8/fp32 kernel speed, as /proc/cpuinfo spells them -> the name we report.
 X86_FLAGS = {
@@ -74,13 +75,7 @@ def available_cores() -> int:
 
 
 def runtime_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for dist in RUNTIME_DISTRIBUTIONS:
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    return {"python": platform.python_version(), **package_versions(RUNTIME_DISTRIBUTIONS)}
 
 
 def slug(text: str) -> str:

@@ -201,9 +201,9 @@ def describe(path: Path, sidecar: dict) -> Artifact:
 
 def cached(path: Path, net, spec, source: dict) -> dict | None:
     """The sidecar of a reusable earlier export of the same thing, else None."""
-    from converters.base import tool_versions
     from stsm_edge.errors import StsmEdgeError
     from stsm_edge.sidecar import read_sidecar
+    from stsm_edge.versions import package_versions
 
     if not path.exists():
         return None
@@ -212,7 +212,7 @@ def cached(path: Path, net, spec, source: dict) -> dict | None:
     except StsmEdgeError:
         return None
     same = (sidecar.get("model") == net.config.to_dict() and sidecar.get("preprocess") == spec.to_dict()
-            and sidecar.get("source", {}).get("weights") == source["weights"] and sidecar.get("tools") == tool_versions())
+            and sidecar.get("source", {}).get("weights") == source["weights"] and sidecar.get("tools") == package_versions())
     return sidecar if same else None
 
 

@@ -8,7 +8,6 @@ write and rename, verification through the same runtime adapter the runner uses,
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,10 +26,6 @@ from stsm_edge.errors import (  # noqa: F401  (re-exported: converters raise the
     TargetUnavailable,
 )
 from stsm_edge.fileio import atomic_output, ensure_writable_dir
-from stsm_edge.models.tsn import TemporalSegmentNetwork
-from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.runtimes.base import open_runtime
-from stsm_edge.sidecar import validate_sidecar, write_sidecar
 from stsm_edge.forms import (  # noqa: F401  (ClipForm, FormSpec re-exported for converters)
     FORMS,
     ClipForm,
@@ -40,12 +35,15 @@ from stsm_edge.forms import (  # noqa: F401  (ClipForm, FormSpec re-exported for
     form_sidecar,
     zero_inputs,
 )
+from stsm_edge.models.tsn import TemporalSegmentNetwork
+from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.runtimes.base import open_runtime
+from stsm_edge.sidecar import validate_sidecar, write_sidecar
+from stsm_edge.versions import package_versions
 
 TARGETS = ("executorch", "coreml", "tflite", "onnx")
 FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_TOP1_AGREEMENT = 0.95
-TOOL_DISTRIBUTIONS = ("torch", "executorch", "torchao", "coremltools", "litert-torch", "ai-edge-litert",
-                      "ai-edge-quantizer", "onnx", "onnxruntime", "numpy")
 
 
 @dataclass
@@ -173,16 +171,6 @@ class ExportResult:
     sidecar: dict
 
 
-def tool_versions() -> dict:
-    versions = {}
-    for dist in TOOL_DISTRIBUTIONS:
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def artifact_size(path: Path) -> int:
     path = Path(path)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
@@ -226,7 +214,7 @@ def export_artifact(
         progress(f"{target} {form} {precision}: converting")
         fields = converter.convert(job, tmp)
         sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
-                               precision=precision, source=dict(source or {}), tools=tool_versions())
+                               precision=precision, source=dict(source or {}), tools=package_versions())
         _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))
         sidecar.update(fields)
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))

@@ -38,9 +38,15 @@ class Runtime(ABC):
         self.input_names = [spec["name"] for spec in sidecar["inputs"]]
         self.output_names = [spec["name"] for spec in sidecar["outputs"]]
 
-    @abstractmethod
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """float32 arrays in sidecar input order -> float32 arrays in sidecar output order."""
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
+        return self._run(inputs)
+
+    @abstractmethod
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The format's own call; the adapter applies any int8 I/O quantization the sidecar records."""
 
     def quantization(self, name: str) -> dict | None:
         """The int8 scale/zero-point of an I/O tensor, if the artifact quantizes it."""

@@ -40,9 +40,7 @@ class CoreMLRuntime(Runtime):
         if missing:
             raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if len(inputs) != len(self.input_names):
-            raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {name: np.asarray(array, dtype=np.float32) for name, array in zip(self.input_names, inputs)}
         outputs = self._model.predict(feed)
         return [np.asarray(outputs[name], dtype=np.float32) for name in self.output_names]

@@ -44,9 +44,7 @@ class ExecuTorchRuntime(Runtime):
                 f"{self.path}: the program takes {meta.num_inputs()} inputs and gives {meta.num_outputs()} outputs, "
                 f"but the sidecar lists {len(self.input_names)} and {len(self.output_names)}")
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if len(inputs) != len(self.input_names):
-            raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         tensors = [self._torch.from_numpy(np.ascontiguousarray(quantize(np.asarray(a), self.quantization(n))))
                    for n, a in zip(self.input_names, inputs)]
         outputs = self._method.execute(tensors)

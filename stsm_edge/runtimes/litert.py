@@ -41,9 +41,7 @@ class LiteRTRuntime(Runtime):
             raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
         self._runner = interpreter.get_signature_runner(signature)
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if len(inputs) != len(self.input_names):
-            raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {name: quantize(np.asarray(array), self.quantization(name)) for name, array in zip(self.input_names, inputs)}
         outputs = self._runner(**feed)
         return [dequantize(outputs[name], self.quantization(name)) for name in self.output_names]

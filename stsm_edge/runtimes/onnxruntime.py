@@ -34,9 +34,7 @@ class OnnxRuntime(Runtime):
         if missing:
             raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if len(inputs) != len(self.input_names):
-            raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {name: quantize(np.asarray(array), self.quantization(name)) for name, array in zip(self.input_names, inputs)}
         outputs = self._session.run(self.output_names, feed)
         return [dequantize(array, self.quantization(name)) for name, array in zip(self.output_names, outputs)]

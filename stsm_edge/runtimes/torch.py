@@ -39,7 +39,7 @@ class TorchRuntime(Runtime):
         if threads:
             torch.set_num_threads(int(threads))
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         with torch.no_grad():
             outputs = self._module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
         return [t.numpy() for t in outputs]
