@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from stsm_edge.models.tsn import TemporalSegmentNetwork
-from stsm_edge.shift import SpatioTemporalShift, _shift_time, group_size
+from stsm_edge.shift import SpatioTemporalShift, shift_time, group_size
 from stsm_edge.streaming import StreamingModel, StreamingShiftSite
 
 
@@ -91,7 +91,7 @@ class DeployClipShift(DeployShift):
         moved = self.spatial(x)
         if self.t_range is None:
             return moved
-        return self.splice(moved, _shift_time(self.t_group(x), self.n_segments, self.causal))
+        return self.splice(moved, shift_time(self.t_group(x), self.n_segments, self.causal))
 
 
 class DeployStreamingSite(StreamingShiftSite):
@@ -168,6 +168,6 @@ def deploy_form(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Mod
             replaced[child] = new
     # StreamingModel keeps its sites in forward order to hand states in and out.
     for streaming in (m for m in module.modules() if isinstance(m, StreamingModel)):
-        streaming._sites = [replaced.get(site, site) for site in streaming._sites]
+        streaming.sites = [replaced.get(site, site) for site in streaming.sites]
     return module
 

@@ -82,7 +82,7 @@ def _split_shift(group: Tensor, axis: int) -> Tensor:
     return torch.cat([shift_along(forward, axis, 1), shift_along(backward, axis, -1)], dim=1)
 
 
-def _shift_time(group: Tensor, n_segments: int, causal: bool) -> Tensor:
+def shift_time(group: Tensor, n_segments: int, causal: bool) -> Tensor:
     nt, g, h, w = group.shape
     clips = group.reshape(nt // n_segments, n_segments, g, h, w)
     # Axis 1 of the 5-D view is time; half-splitting there is along axis 2 (channels).
@@ -119,7 +119,7 @@ def spatiotemporal_shift(
     for i, d in enumerate(dims):
         group = x[:, i * g : (i + 1) * g]
         if d == "T":
-            parts.append(_shift_time(group, n_segments, causal))
+            parts.append(shift_time(group, n_segments, causal))
         else:
             parts.append(_split_shift(group, DIM_LETTERS.index(d) + 1))
     parts.append(x[:, len(dims) * g :])

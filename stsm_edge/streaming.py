@@ -60,11 +60,11 @@ class StreamingModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.config = config
-        self._sites = sites  # registered through backbone; kept here in forward order
+        self.sites = sites  # registered through backbone; kept here in forward order
         self.state_names = state_names
 
     def _stateful_sites(self) -> list[StreamingShiftSite]:
-        return [s for s in self._sites if s.name in self.state_names]
+        return [s for s in self.sites if s.name in self.state_names]
 
     def forward(self, frame: Tensor, *states: Tensor) -> tuple[Tensor, ...]:
         sites = self._stateful_sites()
@@ -113,7 +113,7 @@ def _probe_states(streaming: StreamingModel, height: int, width: int) -> list[St
             site.state_in = torch.zeros(shape, dtype=x.dtype)
         return args
 
-    hooks = [site.register_forward_pre_hook(record) for site in streaming._sites]
+    hooks = [site.register_forward_pre_hook(record) for site in streaming.sites]
     try:
         with torch.no_grad():
             dtype = next(streaming.backbone.parameters()).dtype
@@ -121,7 +121,7 @@ def _probe_states(streaming: StreamingModel, height: int, width: int) -> list[St
     finally:
         for hook in hooks:
             hook.remove()
-        for site in streaming._sites:
+        for site in streaming.sites:
             site.state_in = site.state_out = None
     return specs
 
