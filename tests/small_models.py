@@ -72,3 +72,44 @@ def clips_of(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 def top1_agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float((np.stack(a).argmax(-1) == np.stack(b).argmax(-1)).mean())
+
+
+def centred_correlation(a, b) -> float:
+    """Correlation of two logit sequences after removing each frame's mean logit."""
+    a, b = np.stack(a), np.stack(b)
+    a, b = a - a.mean(-1, keepdims=True), b - b.mean(-1, keepdims=True)
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def eager_clip_logits(model, clips):
+    with torch.no_grad():
+        return [model(torch.from_numpy(clip))[0].numpy() for clip in clips]
+
+
+def stream_logits(result, frames):
+    """Per-frame logits of a streaming artifact from zero states, states carried output -> input."""
+    from stsm_edge.runtimes.base import open_runtime
+
+    runtime = open_runtime(result.path, result.sidecar)
+    states = [np.zeros(spec["shape"], np.float32) for spec in result.sidecar["inputs"][1:]]
+    logits = []
+    for frame in frames:
+        outputs = runtime.run([frame[None], *states])
+        logits.append(outputs[0][0])
+        states = outputs[1:]
+    return logits
+
+
+def split_frames(per_video: int) -> dict:
+    """Calibration and held-out frames, interleaved over three real scenes."""
+    found = varied_frames(per_video)
+    return {"calibration": found[::2], "held_out": found[1::2]}
+
+
+def export_grid(model, target: str, forms, precisions, frames: dict, out):
+    """Every (form, precision) artifact of one target, verified on held-out frames."""
+    from converters import export_artifact
+
+    return {(form, precision): export_artifact(model, target, form, precision, out, frames["calibration"],
+                                               frames["held_out"][: 2 * T], LABELS, SPEC)
+            for form in forms for precision in precisions}

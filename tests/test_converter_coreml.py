@@ -12,9 +12,14 @@ import sys
 import coremltools as ct
 import pytest
 import torch
-from small_models import LABELS, SPEC, T, small_causal_model, varied_frames
+from small_models import (
+    SPEC,
+    export_grid,
+    small_causal_model,
+    split_frames,
+)
 
-from converters import export_artifact, get_converter
+from converters import get_converter
 from converters.base import ExportJob, build_form
 from converters.coreml import check_structure, describe
 from stsm_edge.errors import ArtifactError, TargetUnavailable
@@ -28,8 +33,7 @@ WEIGHTED_LAYERS = 53
 
 @pytest.fixture(scope="module")
 def frames():
-    found = varied_frames(8)
-    return {"calibration": found[::2], "held_out": found[1::2]}
+    return split_frames(8)
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +43,7 @@ def model(frames):
 
 @pytest.fixture(scope="module")
 def artifacts(model, frames, tmp_path_factory):
-    out = tmp_path_factory.mktemp("coreml")
-    return {
-        (form, precision): export_artifact(model, "coreml", form, precision, out, frames["calibration"],
-                                           frames["held_out"][: 2 * T], LABELS, SPEC)
-        for form in FORMS for precision in PRECISIONS
-    }
+    return export_grid(model, "coreml", FORMS, PRECISIONS, frames, tmp_path_factory.mktemp("coreml"))
 
 
 def saved_structure(result) -> dict:

@@ -7,9 +7,16 @@ import pytest
 import torch
 from ai_edge_litert.interpreter import Interpreter
 
-from converters import export_artifact
 from stsm_edge.runtimes.base import open_runtime
-from small_models import LABELS, SPEC, T, clips_of, small_causal_model, varied_frames
+from small_models import (
+    centred_correlation,
+    clips_of,
+    eager_clip_logits,
+    export_grid,
+    small_causal_model,
+    split_frames,
+    stream_logits,
+)
 
 FP32_TOLERANCE = 1e-4
 # The small model's logits are a small residual over large random features (small_models._spread_head
@@ -22,8 +29,7 @@ MIN_INT8_CORRELATION = 0.5
 
 @pytest.fixture(scope="module")
 def frames():
-    found = varied_frames(16)
-    return {"calibration": found[::2], "held_out": found[1::2]}
+    return split_frames(16)
 
 
 @pytest.fixture(scope="module")
@@ -33,36 +39,7 @@ def model(frames):
 
 @pytest.fixture(scope="module")
 def artifacts(model, frames, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tflite")
-    return {
-        (form, precision): export_artifact(model, "tflite", form, precision, out, frames["calibration"],
-                                           frames["held_out"][: 2 * T], LABELS, SPEC)
-        for form in ("clip", "stream") for precision in ("fp32", "int8")
-    }
-
-
-def centred_correlation(a, b) -> float:
-    """Correlation of two logit sequences after removing each frame's mean logit."""
-    a, b = np.stack(a), np.stack(b)
-    a, b = a - a.mean(-1, keepdims=True), b - b.mean(-1, keepdims=True)
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
-
-
-def eager_clip_logits(model, clips):
-    with torch.no_grad():
-        return [model(torch.from_numpy(clip))[0].numpy() for clip in clips]
-
-
-def stream_logits(result, frames):
-    """Per-frame logits of a streaming artifact from zero states, states carried output -> input."""
-    runtime = open_runtime(result.path, result.sidecar)
-    states = [np.zeros(spec["shape"], np.float32) for spec in result.sidecar["inputs"][1:]]
-    logits = []
-    for frame in frames:
-        outputs = runtime.run([frame[None], *states])
-        logits.append(outputs[0][0])
-        states = outputs[1:]
-    return logits
+    return export_grid(model, "tflite", ("clip", "stream"), ("fp32", "int8"), frames, tmp_path_factory.mktemp("tflite"))
 
 
 def test_signature_uses_the_job_names(artifacts):
