@@ -23,8 +23,10 @@ TENSOR_KEYS = ("name", "shape", "dtype")
 
 
 def sidecar_path(artifact: Path) -> Path:
+    """`<artifact file name>.json`: m.pte -> m.pte.json, so one model's .pte, .tflite, .onnx and .mlpackage
+    can sit in one folder, each with its own sidecar."""
     artifact = Path(artifact)
-    return artifact.with_name(artifact.name + ".json") if artifact.suffix == ".mlpackage" else artifact.with_suffix(".json")
+    return artifact.with_name(artifact.name + ".json")
 
 
 def validate_sidecar(data: dict, source: str = "sidecar") -> dict:

@@ -17,6 +17,7 @@ from benchmarks.__main__ import main as bench_main
 from benchmarks.android import adb_bench
 from benchmarks.android.parsers import ToolOutputError, parse_benchmark_model, parse_executor_runner
 from benchmarks.report import write_report
+from stsm_edge.sidecar import sidecar_path
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ROW = {"artifact": "mobilenet_v2_stream_int8.pte", "target": "executorch", "form": "stream", "precision": "int8",
@@ -265,12 +266,12 @@ class FakeAdb(adb_bench.Adb):
 @pytest.mark.slow
 def test_adb_driver_end_to_end_with_a_fake_device(quick_run, tmp_path):
     """Sidecars from the smoke run dressed as .pte/.tflite: the driver pushes, runs, parses, writes the schema."""
-    sidecar = json.loads(next((quick_run / "artifacts").rglob("stsm_stream_int8.json")).read_text())
+    sidecar = json.loads(next((quick_run / "artifacts").rglob("stsm_stream_int8.onnx.json")).read_text())
     artifacts = []
-    for suffix, target in ((".pte", "executorch"), (".tflite", "tflite")):  # own stems: .pte/.tflite share x.json
+    for suffix, target in ((".pte", "executorch"), (".tflite", "tflite")):
         path = tmp_path / f"{target}_stream_int8{suffix}"
         path.write_bytes(b"not a real model")
-        path.with_suffix(".json").write_text(json.dumps(dict(sidecar, target=target, artifact=path.name)))
+        sidecar_path(path).write_text(json.dumps(dict(sidecar, target=target, artifact=path.name)))
         artifacts.append(path)
     fake = FakeAdb()
     argv = ["--artifact", str(artifacts[0]), "--artifact", str(artifacts[1]), "--executor-runner", "/bin/true",

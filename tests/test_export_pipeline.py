@@ -46,7 +46,7 @@ def test_fp32_onnx_export_writes_artifact_and_valid_sidecar(model, frames, tmp_p
     assert [i["name"] for i in sidecar["inputs"]][:2] == ["frame", "state_features_3"]
     assert sidecar["outputs"][1]["name"] == "new_state_features_3"
     assert sidecar["model"]["causal"] and sidecar["labels"] == LABELS and "torch" in sidecar["tools"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mobilenet_v2_stream_fp32.json", "mobilenet_v2_stream_fp32.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mobilenet_v2_stream_fp32.onnx", "mobilenet_v2_stream_fp32.onnx.json"]
 
 
 def test_unwritable_output_dir_is_clear_and_leaves_nothing(model, frames, tmp_path):

@@ -56,7 +56,7 @@ import org.stsmedge.core.YuvPlanes;
  * (load, step, reset, benchmark) runs on one single-thread executor, so the session is never shared.
  *
  * <p>Intent extras (adb shell am start -n org.stsmedge.demo/.MainActivity ...): {@code model} (path of
- * a .pte with its .json beside it), {@code threads} (int, 0 = ExecuTorch's default), {@code
+ * a .pte with its .pte.json beside it), {@code threads} (int, 0 = ExecuTorch's default), {@code
  * benchmark} (boolean: run the benchmark once the first camera frame arrives), {@code frames} (timed
  * iterations, default 200), {@code warmup} (default 20).
  */

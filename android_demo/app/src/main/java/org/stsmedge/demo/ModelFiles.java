@@ -17,12 +17,12 @@ import org.stsmedge.core.Metadata;
  * Where the streaming .pte and its sidecar come from, first found wins: an explicit path (intent
  * extra "model"); else the newest .pte among those pushed to
  * /sdcard/Android/data/org.stsmedge.demo/files/models/ (adb push) and those picked on the device;
- * else assets/model.pte + assets/model.json bundled in the APK. ExecuTorch loads from a file path, so
+ * else assets/model.pte + assets/model.pte.json bundled in the APK. ExecuTorch loads from a file path, so
  * assets and picked documents are copied into the app's private files first.
  */
 final class ModelFiles {
   static final String ASSET_MODEL = "model.pte";
-  static final String ASSET_METADATA = "model.json";
+  static final String ASSET_METADATA = "model.pte.json";
 
   /** A .pte file on disk and its parsed sidecar. */
   static final class Model {
@@ -47,11 +47,9 @@ final class ModelFiles {
     return new File(context.getFilesDir(), "picked");
   }
 
-  /** The sidecar of {@code x.pte} is {@code x.json} (stsm_edge.sidecar.sidecar_path). */
+  /** The sidecar of {@code x.pte} is {@code x.pte.json} (stsm_edge.sidecar.sidecar_path). */
   static File sidecarOf(File pte) {
-    String name = pte.getName();
-    int dot = name.lastIndexOf('.');
-    return new File(pte.getParentFile(), (dot > 0 ? name.substring(0, dot) : name) + ".json");
+    return new File(pte.getParentFile(), pte.getName() + ".json");
   }
 
   static Model find(Context context, String explicitPath) throws IOException {
@@ -110,7 +108,7 @@ final class ModelFiles {
     return fromFile(pte, "assets");
   }
 
-  /** Copies picked documents (a .pte and its .json) into the private picked/ folder. */
+  /** Copies picked documents (a .pte and its .pte.json) into the private picked/ folder. */
   static void importPicked(Context context, Iterable<Uri> uris) throws IOException {
     File dir = pickedDir(context);
     for (Uri uri : uris) {
@@ -124,7 +122,7 @@ final class ModelFiles {
     }
   }
 
-  /** The document's file name (OpenableColumns.DISPLAY_NAME), so x.pte keeps its x.json beside it. */
+  /** The document's file name (OpenableColumns.DISPLAY_NAME), so x.pte keeps its x.pte.json beside it. */
   static String displayName(Context context, Uri uri) throws IOException {
     try (Cursor cursor = context.getContentResolver().query(uri, new String[] {OpenableColumns.DISPLAY_NAME},
         null, null, null)) {
