@@ -2,15 +2,12 @@
 
 import pytest
 import torch
+from small_models import LABELS, SPEC, small_causal_model, varied_frames
 
 from converters.base import export_artifact
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.sidecar import read_sidecar
 from stsm_edge.streaming import to_streaming
-from tests.small_models import LABELS, SPEC, small_causal_model, varied_frames
-
-pytest.importorskip("executorch")
-pytest.importorskip("torchao")
 
 
 @pytest.fixture(scope="module")
