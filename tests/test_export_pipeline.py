@@ -7,13 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from small_models import LABELS, SPEC, T, real_frames, small_causal_model
 
 from converters import TARGETS, export_artifact, get_converter
-from small_models import LABELS, SPEC, T, real_frames, small_causal_model
-from stsm_edge.errors import CalibrationError, ExportError, InputError
+from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
 from stsm_edge.forms import build_form, form_inputs
 from stsm_edge.sidecar import read_sidecar, sidecar_path, validate_sidecar
-from stsm_edge.errors import ArtifactError
 
 
 @pytest.fixture(scope="module")

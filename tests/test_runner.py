@@ -7,15 +7,14 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 import torch
-
 from small_models import SPEC, T, real_frames, small_causal_model
+
 from stsm_edge.assets import video_path
 from stsm_edge.errors import ArtifactError, InputError
 from stsm_edge.models import stsm_mobilenet_v2
-from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.video import iter_video
 from stsm_edge.weights import ModelBundle, load_model, save_checkpoint

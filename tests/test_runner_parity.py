@@ -1,9 +1,9 @@
 """The runner on a real video gives the same per-frame top-1 on every fp32 streaming artifact as eagerly."""
 
 import pytest
+from small_models import LABELS, SPEC, real_frames, small_causal_model
 
 from converters import export_artifact
-from small_models import LABELS, SPEC, real_frames, small_causal_model
 from stsm_edge.assets import video_path
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
