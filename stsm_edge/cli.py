@@ -229,8 +229,7 @@ def _compare_window(args: argparse.Namespace, stream_report) -> None:
             raise InputError(f"--compare-window needs the clip artifact: {path} not found (pass --window-model)")
         window = FrameBufferRunner.open(path, threads=args.threads)
     report = recognize_video(window, Path(args.video), None, args.max_frames, progress=not args.quiet)
-    stream_ms = sum(stream_report.model_ms) / max(1, len(stream_report.model_ms))
-    clip_ms = sum(report.model_ms) / max(1, len(report.model_ms))
+    stream_ms, clip_ms = stream_report.mean_model_ms, report.mean_model_ms
     print(f"windowed clip baseline (T = {window.n_segments}, a clip per frame): {clip_ms:.2f} ms/frame; "
           f"streaming {stream_ms:.2f} ms/frame = {stream_ms / clip_ms:.3f} of it (1/T = {1 / window.n_segments:.3f})")
 

@@ -21,7 +21,6 @@ from stsm_edge.video import iter_video, open_video
 @dataclass
 class RunReport:
     predictions: list[Prediction]
-    model_ms: list[float]  # latency of the frames that ran the model
 
     @property
     def frames(self) -> int:
@@ -30,6 +29,12 @@ class RunReport:
     @property
     def mean_ms(self) -> float:
         latencies = [p.latency_ms for p in self.predictions]
+        return float(np.mean(latencies)) if latencies else 0.0
+
+    @property
+    def mean_model_ms(self) -> float:
+        """Mean latency of the frames that ran the model (a clip runner's buffering frames excluded)."""
+        latencies = [p.latency_ms for p in self.predictions if p.ran_model]
         return float(np.mean(latencies)) if latencies else 0.0
 
     @property
@@ -61,7 +66,7 @@ def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | No
                     predictions.append(runner.step(frame))
                     sink.write(draw_prediction(frame, predictions[-1]))
                     bar.update()
-    return RunReport(predictions, [p.latency_ms for p in predictions if p.ran_model])
+    return RunReport(predictions)
 
 
 def label_timeline(predictions: list[Prediction]) -> list[tuple[int, int, str]]:
