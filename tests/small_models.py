@@ -96,16 +96,12 @@ def eager_clip_logits(model, clips):
 
 def stream_logits(result, frames):
     """Per-frame logits of a streaming artifact from zero states, states carried output -> input."""
+    from converters.base import artifact_logits
     from stsm_edge.runtimes.base import open_runtime
 
-    runtime = open_runtime(result.path, result.sidecar)
-    states = [np.zeros(spec["shape"], np.float32) for spec in result.sidecar["inputs"][1:]]
-    logits = []
-    for frame in frames:
-        outputs = runtime.run([frame[None], *states])
-        logits.append(outputs[0][0])
-        states = outputs[1:]
-    return logits
+    zeros = [torch.zeros(spec["shape"]) for spec in result.sidecar["inputs"][1:]]
+    feed = [(torch.from_numpy(frame[None]), *zeros) for frame in frames]
+    return artifact_logits(open_runtime(result.path, result.sidecar), feed, carry_states=True)
 
 
 def split_frames(per_video: int) -> dict:
