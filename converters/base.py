@@ -128,15 +128,9 @@ def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states
 
 def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
     """Logits of an artifact over a feed, states carried from output to input as a runner would."""
-    outputs = []
-    states = [t.numpy() for t in feed[0][1:]] if carry_states else []
-    for inputs in feed:
-        arrays = [inputs[0].numpy(), *states] if carry_states else [t.numpy() for t in inputs]
-        result = runtime.run(arrays)
-        if carry_states:
-            states = result[1:]
-        outputs.append(result[0][0])
-    return outputs
+    if carry_states:
+        return runtime.stream([inputs[0].numpy() for inputs in feed], [t.numpy() for t in feed[0][1:]])[0]
+    return [runtime.run([t.numpy() for t in inputs])[0][0] for inputs in feed]
 
 
 def verify_artifact(path: Path, sidecar: dict, job: ExportJob, feed: list[tuple[Tensor, ...]]) -> dict:

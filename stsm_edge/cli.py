@@ -66,7 +66,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
     from stsm_edge.assets import coffee_image_path
-    from stsm_edge.defaults import DEFAULT_CONFIG, default_model
+    from stsm_edge.defaults import IMAGENET_CONFIG, imagenet_model
     from stsm_edge.errors import InputError
     from stsm_edge.models.tsn import ModelConfig, build_model
     from stsm_edge.preprocess import preprocess_tensor
@@ -76,9 +76,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         raise InputError(f"{path}: not an image OpenCV can read")
-    bundle = default_model()
+    bundle = imagenet_model()
     stsm, labels = bundle.model, bundle.labels
-    plain = build_model(ModelConfig(**{**DEFAULT_CONFIG.to_dict(), "dims": ""}))
+    plain = build_model(ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": ""}))
     load_weights(plain, "imagenet")
     x = preprocess_tensor(frame)
     still_clip = x.unsqueeze(1).expand(1, stsm.n_segments, *x.shape[1:])
@@ -254,6 +254,80 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return bench_main(list(argv))
 
 
+class _Progress:
+    """A (done, total) callback drawing a tqdm bar, created on the first update so an early error prints alone."""
+
+    def __init__(self, desc: str, unit: str, quiet: bool) -> None:
+        self.desc, self.unit, self.quiet, self.bar = desc, unit, quiet, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=self.quiet)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---- data, training, evaluation ------------------------------------------------------------------
+
+def cmd_make_motion_data(args: argparse.Namespace) -> int:
+    from stsm_edge.data.motion import MotionSpec, make_motion_data, split_sizes
+
+    progress = _Progress("rendering clips", "clip", args.quiet)
+    out = make_motion_data(Path(args.out), args.seed, args.clips_per_class,
+                           MotionSpec(size=args.size, frames=args.frames), progress)
+    progress.close()
+    sizes = split_sizes(args.clips_per_class)
+    print(f"wrote {out}: " + ", ".join(f"{split}.txt ({n * 9} clips)" for split, n in sizes.items()) + ", labels.txt")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stsm_edge.train import TrainConfig, train
+
+    dims = "" if args.method == "tsn" else ("T" if args.method == "tsm" else "THW")
+    flip_pairs = tuple(tuple(pair.split(":", 1)) for pair in args.flip_pair) if args.flip_pair else None
+    config = TrainConfig(data=args.data, out=args.out, dims=dims, causal=not args.bidirectional,
+                         n_segments=args.segments, backbone=args.backbone, size=args.size, pretrained=args.pretrained,
+                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                         lr_steps=tuple(args.lr_steps), dropout=args.dropout, workers=args.workers, seed=args.seed,
+                         flip_pairs=flip_pairs, max_steps_per_epoch=args.max_steps)
+    best = train(config, resume=args.resume)
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from stsm_edge.evaluate import evaluate, plot_confusion
+    from stsm_edge.runtimes.torch import TorchRuntime
+
+    if sum(map(bool, (args.default, args.checkpoint, args.model))) != 1:
+        from stsm_edge.errors import InputError
+
+        raise InputError("give exactly one of --default, --checkpoint PATH or --model ARTIFACT")
+    if args.model:
+        from stsm_edge.runtimes.base import open_runtime
+
+        runtime, name = open_runtime(Path(args.model), threads=args.threads), Path(args.model).name
+    else:
+        bundle = _load_model(args)
+        runtime, name = TorchRuntime(Path(bundle.source["checkpoint"]), bundle=bundle, threads=args.threads), \
+            bundle.source["checkpoint"]
+    progress = _Progress("evaluating", "clip", args.quiet)
+    result = evaluate(runtime, Path(args.data), args.limit, progress)
+    progress.close()
+    print(f"{name} ({runtime.format}, {runtime.form}) on {Path(args.data).name}: {result.count} clips")
+    print(f"top-1: {result.top1:.2%}")
+    print(f"top-5: {result.top5:.2%}")
+    if args.confusion:
+        print(f"confusion matrix: {plot_confusion(result, Path(args.confusion), name)}")
+    return 0
+
+
 # ---- the main job --------------------------------------------------------------------------------
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -351,6 +425,49 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency benchmarks: run, report, validate, android (see benchmarks/README.md)",
                        add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("make-motion-data", help="render the temporal-reasoning motion benchmark (train/val/test)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clips-per-class", type=int, default=100, help="train clips per class (val/test get a quarter)")
+    p.add_argument("--size", type=int, default=128, help="frame side in pixels")
+    p.add_argument("--frames", type=int, default=16, help="frames per clip")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_make_motion_data)
+
+    p = sub.add_parser("train", help="fine-tune TSN / TSM / STSM on an annotated clip folder (torchrun for DDP)")
+    p.add_argument("--data", required=True, help="folder with train.txt, labels.txt and optionally val.txt")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, best.pt")
+    p.add_argument("--method", default="stsm", choices=["stsm", "tsm", "tsn"])
+    p.add_argument("--bidirectional", action="store_true", help="offline shift (default: causal, for streaming)")
+    p.add_argument("--segments", type=int, default=8)
+    p.add_argument("--backbone", default="mobilenet_v2", choices=["mobilenet_v2", "resnet50"])
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--pretrained", default="imagenet", help="imagenet, none, or a checkpoint path")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
+    p.add_argument("--lr-steps", type=int, nargs="+", default=[5, 7], help="epochs of x0.1 decay (step schedule)")
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flip-pair", action="append", metavar="A:B",
+                   help="labels a horizontal flip swaps (repeat; default: the data folder's meta.json)")
+    p.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke runs)")
+    p.add_argument("--resume", help="continue from a run's last.pt")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list")
+    p.add_argument("--default", action="store_true", help="the default model")
+    p.add_argument("--checkpoint")
+    p.add_argument("--model", help="an exported artifact (.pte, .tflite, .onnx), clip or streaming")
+    p.add_argument("--data", required=True, help="annotation list (`path label` or `path num_frames label`)")
+    p.add_argument("--confusion", help="write the confusion matrix PNG here")
+    p.add_argument("--limit", type=int, help="only the first N clips")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="the main job: info, a real prediction, int8 export to every target, streaming")
     p.add_argument("--out", default="out", help="where the artifacts go")

@@ -48,7 +48,6 @@ class FrameBufferRunner:
         self.preprocess_spec = PreprocessSpec.from_dict(sidecar["preprocess"])
         self.n_segments = int(sidecar["model"]["n_segments"])
         self.top_k, self.stride = top_k, max(1, stride)
-        self._state_shapes = [spec["shape"] for spec in sidecar["inputs"][1:]] if self.form == "stream" else []
         self.smoother = Smoother(smoothing)
         self.reset()
 
@@ -67,7 +66,7 @@ class FrameBufferRunner:
 
     def reset(self) -> None:
         """Back to a fresh runner: zero states, empty frame buffer, no smoothing history."""
-        self._states = [np.zeros(shape, np.float32) for shape in self._state_shapes]
+        self._states = self.runtime.initial_states()
         self._buffer: deque[np.ndarray] = deque(maxlen=self.n_segments)
         self._since_pass = 0
         self._frame_index = 0
@@ -91,8 +90,8 @@ class FrameBufferRunner:
         return self._last
 
     def _stream(self, x: np.ndarray) -> np.ndarray:
-        logits, *self._states = self.runtime.run([x, *self._states])
-        return logits[0]
+        (logits,), self._states = self.runtime.stream([x], self._states)
+        return logits
 
     def _clip(self, x: np.ndarray) -> np.ndarray | None:
         self._buffer.append(x[0])

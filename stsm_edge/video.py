@@ -58,11 +58,26 @@ def iter_images(folder: Path, max_frames: int | None = None) -> Iterator[np.ndar
         raise InputError(f"{folder}: no readable images")
 
 
+def iter_listed(annotation_list: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """Frames of every video in an annotation list, one clip after another (calibration on a dataset's clips)."""
+    from stsm_edge.data.annotations import read_annotations
+
+    produced = 0
+    for record in read_annotations(annotation_list):
+        for frame in iter_frames(record.path, None, stride):
+            if max_frames is not None and produced >= max_frames:
+                return
+            produced += 1
+            yield frame
+
+
 def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
-    """Frames from a video file or an image folder."""
+    """Frames from a video file, an image folder, or the videos of an annotation list (.txt)."""
     source = Path(source)
     if source.is_dir():
         return iter_images(source, max_frames)
+    if source.suffix == ".txt":
+        return iter_listed(source, max_frames, stride)
     return iter_video(source, max_frames, stride)
 
 

@@ -48,6 +48,29 @@ class Runtime(ABC):
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The format's own call; the adapter applies any int8 I/O quantization the sidecar records."""
 
+    @property
+    def form(self) -> str:
+        return self.sidecar["form"]
+
+    def initial_states(self) -> list[np.ndarray]:
+        """Zero states of a streaming artifact (what a fresh runner starts from); none for a clip artifact."""
+        return [np.zeros(spec["shape"], np.float32) for spec in self.sidecar["inputs"][1:]] if self.form == "stream" else []
+
+    def stream(self, frames, states: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per-frame logits of (1, 3, H, W) frames run in order, each frame's states fed to the next."""
+        outputs = []
+        for frame in frames:
+            logits, *states = self.run([frame, *states])
+            outputs.append(logits[0])
+        return outputs, states
+
+    def clip_logits(self, clip: np.ndarray) -> np.ndarray:
+        """TSN logits of one (T, 3, H, W) clip: a clip pass, or the mean of the T streamed frames' logits
+        from zero states (equal for a causal model, whose frame t sees only frames <= t)."""
+        if self.form == "stream":
+            return np.mean(self.stream([frame[None] for frame in clip], self.initial_states())[0], axis=0)
+        return self.run([clip[None]])[0][0]
+
     def quantization(self, name: str) -> dict | None:
         """The int8 scale/zero-point of an I/O tensor, if the artifact quantizes it."""
         for spec in self.sidecar["inputs"] + self.sidecar["outputs"]:

@@ -1,0 +1,78 @@
+"""Clips for training and evaluation: annotation records -> sampled, augmented, preprocessed frames.
+
+Each frame goes through `stsm_edge.preprocess.preprocess`, the same function the runner and calibration
+use, so the model is trained on exactly what it will see on the phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from stsm_edge.data.annotations import VideoRecord
+from stsm_edge.data.augment import ClipAugment
+from stsm_edge.data.sampling import dense_indices, segment_indices
+from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.video import read_frames
+
+SAMPLINGS = ("segment", "dense")
+
+
+class VideoClipDataset(Dataset):
+    """Item i -> (float32 clip (T, 3, H, W), label) of record i.
+
+    Randomness comes from a generator seeded by (seed, epoch, index), never from global state: an item
+    is reproducible, changes with `set_epoch`, and is the same whichever DataLoader worker loads it.
+    Workers get a pickled copy of the dataset when an epoch's iterator starts, so call `set_epoch`
+    before iterating (and do not use persistent workers, which would keep the old epoch).
+    """
+
+    def __init__(self, records: Sequence[VideoRecord], n_segments: int, spec: PreprocessSpec, *, train: bool,
+                 sampling: str = "segment", dense_stride: int = 2, augment: ClipAugment | None = None,
+                 seed: int = 0) -> None:
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if n_segments < 1 or dense_stride < 1:
+            raise ValueError("n_segments and dense_stride must be >= 1")
+        self.records = list(records)
+        self.n_segments = n_segments
+        self.spec = spec
+        self.train = train
+        self.sampling = sampling
+        self.dense_stride = dense_stride
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def indices(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+        if self.sampling == "dense":
+            return dense_indices(num_frames, self.n_segments, self.dense_stride, train=self.train, rng=rng)
+        return segment_indices(num_frames, self.n_segments, train=self.train, rng=rng)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        record = self.records[i]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        # The clips are short, so decoding them whole is simpler than seeking. A stated num_frames caps
+        # the read; the decoded count wins if smaller (list and decoder may count a video differently).
+        frames = read_frames(record.path, max_frames=record.num_frames)
+        clip = [frames[j] for j in self.indices(len(frames), rng)]
+        label = record.label
+        if self.train and self.augment is not None:
+            clip, label = self.augment(clip, label, rng)
+        return torch.from_numpy(np.stack([preprocess(frame, self.spec) for frame in clip])), label
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0,
+                sampler: Sampler | None = None) -> DataLoader:
+    """Training loaders (shuffle=True) drop the last partial batch; a given sampler does the shuffling."""
+    return DataLoader(dataset, batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=workers, drop_last=shuffle)

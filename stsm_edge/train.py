@@ -1,0 +1,241 @@
+"""Fine-tuning TSN / TSM / STSM (bidirectional or causal) on video clips, as the TSM paper trains them.
+
+SGD with momentum 0.9 and weight decay 1e-4 (none on BatchNorm and biases, as TSM), the new head at
+5x the base learning rate, dropout before it, step decay or cosine. Runs on CPU; launched by
+`torchrun` it trains with DistributedDataParallel (gloo on CPU, nccl on GPUs): each process reads its
+own shard of the clips and only rank 0 evaluates and writes.
+
+A run folder holds `log.jsonl` (one line per epoch), `last.pt` (resumable: optimizer and epoch
+inside) and `best.pt` (best validation top-1); both are stsm-edge checkpoints `load_model` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
+from stsm_edge.errors import InputError
+from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.weights import HEAD_KEYS, load_state_dict, load_weights, read_checkpoint, save_checkpoint
+
+HEAD_LR_MULT = 5.0
+
+
+@dataclass
+class TrainConfig:
+    data: str  # a folder with train.txt, labels.txt and (optionally) val.txt
+    out: str
+    dims: str = "THW"
+    causal: bool = True
+    n_segments: int = 8
+    backbone: str = "mobilenet_v2"
+    width_mult: float = 1.0
+    size: int = 112
+    pretrained: str = "imagenet"  # "imagenet", "none" or a checkpoint path
+    epochs: int = 8
+    batch_size: int = 8
+    lr: float = 0.01
+    schedule: str = "cosine"  # or "step": x0.1 at each of lr_steps
+    lr_steps: tuple[int, ...] = (5, 7)
+    warmup_epochs: float = 0.5
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    dropout: float = 0.5
+    workers: int = 2
+    seed: int = 0
+    flip_pairs: tuple[tuple[str, str], ...] | None = None  # None: the data folder's meta.json, if any
+    max_steps_per_epoch: int | None = None  # for smoke runs
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "step"):
+            raise InputError(f"unknown schedule {self.schedule!r}; choose cosine or step")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise InputError("epochs and batch size must be >= 1 and the learning rate > 0")
+
+    def model_config(self, num_classes: int) -> ModelConfig:
+        return ModelConfig(backbone=self.backbone, num_classes=num_classes, n_segments=self.n_segments,
+                           dims=self.dims, causal=self.causal, width_mult=self.width_mult, dropout=self.dropout)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    lr: float
+    train_loss: float
+    train_top1: float
+    val_top1: float | None
+    seconds: float
+    world_size: int
+    steps: int
+    extra: dict = field(default_factory=dict)
+
+
+def learning_rate(config: TrainConfig, progress: float) -> float:
+    """Base learning rate at `progress` epochs into training (fractional), with a linear warm-up."""
+    if progress < config.warmup_epochs:
+        return config.lr * (progress + 1e-3) / config.warmup_epochs
+    if config.schedule == "cosine":
+        return 0.5 * config.lr * (1 + math.cos(math.pi * progress / config.epochs))
+    return config.lr * 0.1 ** sum(progress >= step for step in config.lr_steps)
+
+
+def parameter_groups(model: TemporalSegmentNetwork) -> list[dict]:
+    """TSM's policy: no weight decay on BatchNorm and biases; the new head learns 5x faster."""
+    head = "backbone." + HEAD_KEYS[model.config.backbone] + "."
+    groups = {"decay": [], "no_decay": [], "head": []}
+    for name, param in model.named_parameters():
+        if name.startswith(head):
+            groups["head"].append(param)
+        elif param.ndim <= 1:
+            groups["no_decay"].append(param)
+        else:
+            groups["decay"].append(param)
+    return [{"params": groups["decay"], "lr_mult": 1.0, "decay": True},
+            {"params": groups["no_decay"], "lr_mult": 1.0, "decay": False},
+            {"params": groups["head"], "lr_mult": HEAD_LR_MULT, "decay": True}]
+
+
+def make_optimizer(model: TemporalSegmentNetwork, config: TrainConfig) -> torch.optim.SGD:
+    groups = [{"params": g["params"], "lr_mult": g["lr_mult"],
+               "weight_decay": config.weight_decay if g["decay"] else 0.0} for g in parameter_groups(model)]
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_mult"]
+
+
+def train_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[float, int]:
+    """One SGD step; returns the batch loss and its number of correct top-1 predictions."""
+    model.train()
+    logits = model(clips)
+    loss = nn.functional.cross_entropy(logits, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 20.0)  # TSM clips at 20: early fine-tuning steps can spike
+    optimizer.step()
+    return loss.item(), int((logits.argmax(1) == labels).sum())
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, loader) -> float:
+    model.eval()
+    correct = total = 0
+    for clips, labels in loader:
+        correct += int((model(clips).argmax(1) == labels).sum())
+        total += len(labels)
+    return correct / max(total, 1)
+
+
+def _flip_pairs(config: TrainConfig) -> tuple[tuple[str, str], ...]:
+    if config.flip_pairs is not None:
+        return config.flip_pairs
+    meta = Path(config.data) / "meta.json"
+    return tuple(tuple(p) for p in json.loads(meta.read_text()).get("flip_pairs", [])) if meta.exists() else ()
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> Path:
+    """Train; returns the path of the best checkpoint (best.pt; last.pt when there is no val split)."""
+    rank, world = _distributed()
+    data, out = Path(config.data), Path(config.out)
+    labels = read_labels(data / "labels.txt")
+    spec = PreprocessSpec.for_size(config.size, config.size)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+
+    model = build_model(config.model_config(len(labels)))
+    start_epoch, best = 0, -1.0
+    optimizer = make_optimizer(model, config)
+    if resume:
+        state = read_checkpoint(Path(resume))
+        load_state_dict(model, state["state_dict"], str(resume))
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, best = int(state["epoch"]) + 1, float(state.get("best_val_top1", -1.0))
+    elif config.pretrained != "none":
+        load_weights(model, config.pretrained)
+
+    flip = label_swap_map(labels, list(_flip_pairs(config))) or None
+    train_set = VideoClipDataset(read_annotations(data / "train.txt"), config.n_segments, spec, train=True,
+                                 augment=ClipAugment(flip_label_map=flip), seed=config.seed)
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
+    train_loader = make_loader(train_set, config.batch_size, shuffle=sampler is None, workers=config.workers,
+                               sampler=sampler)
+    val_loader = None
+    if (data / "val.txt").exists() and rank == 0:
+        val_set = VideoClipDataset(read_annotations(data / "val.txt"), config.n_segments, spec, train=False)
+        val_loader = make_loader(val_set, config.batch_size, shuffle=False, workers=config.workers)
+    net = DistributedDataParallel(model) if world > 1 else model
+
+    steps_per_epoch = len(train_loader) if config.max_steps_per_epoch is None else min(
+        len(train_loader), config.max_steps_per_epoch)
+    for epoch in range(start_epoch, config.epochs):
+        train_set.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        started, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", enabled=rank == 0)
+        for step, (clips, targets) in enumerate(train_loader):
+            if step >= steps_per_epoch:
+                break
+            set_learning_rate(optimizer, learning_rate(config, epoch + step / steps_per_epoch))
+            loss, hits = train_step(net, clips, targets, optimizer)
+            loss_sum, correct, seen = loss_sum + loss * len(targets), correct + hits, seen + len(targets)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        bar.close()
+        if rank == 0:
+            val_top1 = accuracy(model, val_loader) if val_loader is not None else None
+            entry = EpochLog(epoch, learning_rate(config, epoch), loss_sum / max(seen, 1), correct / max(seen, 1),
+                             val_top1, round(time.perf_counter() - started, 1), world, steps_per_epoch)
+            score = val_top1 if val_top1 is not None else entry.train_top1
+            is_best = score > best
+            best = max(best, score)
+            _save(model, labels, spec, config, out / "last.pt", optimizer, epoch, best)
+            if is_best:
+                _save(model, labels, spec, config, out / "best.pt", None, epoch, best)
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps(asdict(entry)) + "\n")
+            val_text = f"{val_top1:.1%}" if val_top1 is not None else "-"
+            log(f"epoch {epoch + 1}: loss {entry.train_loss:.3f}, train top-1 {entry.train_top1:.1%}, "
+                f"val top-1 {val_text}, {entry.seconds:.0f} s")
+        if world > 1:
+            dist.barrier()
+    if world > 1:
+        dist.destroy_process_group()
+    return out / ("best.pt" if (out / "best.pt").exists() else "last.pt")
+
+
+def _save(model: TemporalSegmentNetwork, labels: list[str], spec: PreprocessSpec, config: TrainConfig, path: Path,
+          optimizer: torch.optim.Optimizer | None, epoch: int, best: float) -> None:
+    extra = {"train_config": asdict(config), "epoch": epoch, "best_val_top1": best}
+    if optimizer is not None:
+        extra["optimizer"] = optimizer.state_dict()
+    save_checkpoint(model, path, labels, spec, extra)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, disable=not enabled, dynamic_ncols=True)
