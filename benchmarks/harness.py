@@ -149,12 +149,12 @@ def build(model: str, settings: Settings):
     """A model of the family with its labels, preprocessing and provenance."""
     import torch
 
-    from stsm_edge.defaults import DEFAULT_CONFIG
+    from stsm_edge.defaults import IMAGENET_CONFIG
     from stsm_edge.models.tsn import ModelConfig, build_model
     from stsm_edge.preprocess import PreprocessSpec
     from stsm_edge.weights import file_sha256, imagenet_weights_path, load_weights
 
-    config = ModelConfig(**{**DEFAULT_CONFIG.to_dict(), "dims": MODEL_DIMS[model], "causal": True,
+    config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": MODEL_DIMS[model], "causal": True,
                             "n_segments": settings.segments, "width_mult": settings.width_mult,
                             "num_classes": settings.num_classes})
     torch.manual_seed(0)

@@ -96,12 +96,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
 # ---- export --------------------------------------------------------------------------------------
 
 def _load_model(args: argparse.Namespace):
-    from stsm_edge.defaults import default_model
+    from stsm_edge.defaults import default_model, imagenet_model
     from stsm_edge.errors import InputError
     from stsm_edge.weights import load_model
 
-    if args.default == bool(args.checkpoint):
-        raise InputError("give exactly one of --default or --checkpoint PATH")
+    imagenet = getattr(args, "imagenet", False)
+    if sum(map(bool, (args.default, args.checkpoint, imagenet))) != 1:
+        raise InputError("give exactly one of --default, --imagenet or --checkpoint PATH")
+    if imagenet:
+        return imagenet_model()
     return default_model() if args.default else load_model(Path(args.checkpoint))
 
 
@@ -328,31 +331,75 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from stsm_edge.weights import pack_checkpoint
+
+    note = {"command": args.command} if args.command else None
+    path = pack_checkpoint(Path(args.checkpoint), Path(args.out), note)
+    print(f"{path}: {_human_bytes(path.stat().st_size)}")
+    return 0
+
+
 # ---- the main job --------------------------------------------------------------------------------
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """README's first command: the toolkit end to end on the default model.
 
-    The shift's cost, a real prediction, an int8 export to every target (verified in each runtime), and a
-    real video streamed through the int8 .pte with its label timeline and ms/frame.
+    The shift's cost, a real ImageNet prediction through STSM, the default model's accuracy on motion
+    benchmark test clips, an int8 export to every target (verified in each runtime) with each artifact's
+    accuracy on the same clips, and a real video streamed through the int8 .pte with its label timeline.
     """
+    from stsm_edge.defaults import default_model
+
+    size = default_model().preprocess.size[0]
     code = cmd_info(argparse.Namespace(backbone="mobilenet_v2", segments=8, dims="THW", fold_div=8,
-                                       width_mult=1.0, size=224))
+                                       width_mult=1.0, size=size))
     print()
     code |= cmd_classify(argparse.Namespace(image=None))
     if args.skip_export:
         return code
-    print("\nexporting the default model to every target in int8 (calibrated on box.mp4, verified on cup.mp4)")
+    out = Path(args.out)
+    motion = out / "motion"
+    if not (motion / "test.txt").exists():
+        print(f"\nrendering motion benchmark clips into {motion} (seed 0: the default model's own test clips)")
+        cmd_make_motion_data(argparse.Namespace(out=str(motion), seed=0, clips_per_class=args.clips_per_class,
+                                                size=128, frames=16, quiet=True))
+    print("\nexporting the default model to every target in int8 (calibrated on motion train clips, "
+          "verified on val clips)")
     if cmd_export(build_parser().parse_args(
-            ["export", "--default", "--target", "all", "--precision", "int8", "--form", "both", "--out", args.out])):
+            ["export", "--default", "--target", "all", "--precision", "int8", "--form", "both",
+             "--calib", str(motion / "train.txt"), "--calib-frames", "288", "--verify", str(motion / "val.txt"),
+             "--verify-frames", "144", "--out", str(out)])):
         # Not fatal here: the table shows which artifacts missed their parity bar; `export` alone exits 1.
         print("note: some artifacts failed or missed their parity criterion (see the table; sidecars hold the figures)")
+    print(f"\naccuracy on {motion / 'test.txt'}: eager fp32 and each int8 streaming artifact in its runtime")
+    code |= _accuracy_table(motion / "test.txt", sorted(out.glob("*_stream_int8.*")))
     video = args.video or str(_asset_video(DEFAULT_VERIFY_VIDEO))
     print(f"\nstreaming {Path(video).name} through the int8 ExecuTorch model")
     code |= cmd_run(build_parser().parse_args(
-        ["run", video, "--model", str(Path(args.out) / "mobilenet_v2_stream_int8.pte"), "--compare-window",
-         "--predictions", str(Path(args.out) / "predictions.csv"), "--quiet"]))
+        ["run", video, "--model", str(out / "mobilenet_v2_stream_int8.pte"), "--compare-window",
+         "--predictions", str(out / "predictions.csv"), "--quiet"]))
     return code
+
+
+def _accuracy_table(annotation_list: Path, artifacts: list[Path]) -> int:
+    from stsm_edge.defaults import default_model
+    from stsm_edge.evaluate import evaluate
+    from stsm_edge.runtimes.base import open_runtime
+    from stsm_edge.runtimes.torch import TorchRuntime
+
+    bundle = default_model()
+    fp32 = evaluate(TorchRuntime(Path("default"), bundle=bundle), annotation_list)
+    rows = [["eager (torch)", "fp32", f"{fp32.top1:.1%}", "-"]]
+    for artifact in artifacts:
+        try:
+            result = evaluate(open_runtime(artifact), annotation_list)
+        except StsmEdgeError as exc:
+            rows.append([artifact.name, "int8", f"error: {exc}", "-"])
+            continue
+        rows.append([artifact.name, "int8", f"{result.top1:.1%}", f"{(result.top1 - fp32.top1) * 100:+.1f}"])
+    print_table(["model", "precision", f"top-1 ({fp32.count} clips)", "vs fp32 (points)"], rows)
+    return 0
 
 
 def _asset_video(name: str) -> Path:
@@ -386,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="convert a model for a target, verify it, write artifact + sidecar")
     p.add_argument("--checkpoint")
-    p.add_argument("--default", action="store_true", help="the default model")
+    p.add_argument("--default", action="store_true", help="the default model (motion benchmark, 112x112)")
+    p.add_argument("--imagenet", action="store_true",
+                   help="STSM-MobileNetV2 with the ImageNet weights and 1000 labels (224x224)")
     p.add_argument("--target", default="all", choices=["executorch", "coreml", "tflite", "onnx", "all"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8", "int8w"])
     p.add_argument("--form", default="both", choices=["clip", "stream", "both"])
@@ -395,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-stride", type=int, default=2)
     p.add_argument("--verify", help="held-out video for the parity check (default: cup.mp4)")
     p.add_argument("--verify-frames", type=int, default=120)
-    p.add_argument("--size", type=int, help="input size (default: the model's own, 224 for --default)")
+    p.add_argument("--size", type=int, help="input size (default: the model's own)")
     p.add_argument("--out", default="out")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -446,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default="imagenet", help="imagenet, none, or a checkpoint path")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--lr", type=float, default=0.005, help="base learning rate for --batch-size 8")
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
     p.add_argument("--lr-steps", type=int, nargs="+", default=[5, 7], help="epochs of x0.1 decay (step schedule)")
     p.add_argument("--dropout", type=float, default=0.5)
@@ -469,10 +518,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("pack", help="store a checkpoint's weights in fp16 without optimizer state, for shipping")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True)
+    p.add_argument("--command", help="the command that made the checkpoint, recorded inside it")
+    p.set_defaults(func=cmd_pack)
+
     p = sub.add_parser("demo", help="the main job: info, a real prediction, int8 export to every target, streaming")
     p.add_argument("--out", default="out", help="where the artifacts go")
     p.add_argument("--video", help="video to stream at the end (default: cup.mp4)")
     p.add_argument("--skip-export", action="store_true", help="only the info and the prediction")
+    p.add_argument("--clips-per-class", type=int, default=20, help="motion clips rendered for calibration and eval")
     p.set_defaults(func=cmd_demo)
     return parser
 

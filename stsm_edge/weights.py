@@ -190,6 +190,22 @@ def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str]
         torch.save(payload, tmp)
 
 
+def pack_checkpoint(source: Path, target: Path, note: dict | None = None) -> Path:
+    """An stsm-edge checkpoint with its float weights stored as fp16 and no optimizer state: half the size, for
+    shipping. Loading casts back to the model's fp32 (`load_state_dict` copies into fp32 parameters)."""
+    from stsm_edge.fileio import atomic_output
+
+    data = read_checkpoint(Path(source))
+    if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT):
+        raise WeightsError(f"{source}: not an stsm-edge checkpoint")
+    data.pop("optimizer", None)
+    data["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
+    data.update(note or {})
+    with atomic_output(Path(target)) as tmp:
+        torch.save(data, tmp)
+    return Path(target)
+
+
 def load_model(path: Path) -> ModelBundle:
     """Rebuild a model (eval mode) from an stsm-edge checkpoint, with its labels and preprocessing."""
     path = Path(path)

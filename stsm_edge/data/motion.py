@@ -1,8 +1,11 @@
 """A temporal-reasoning motion benchmark: Jester-like classes that no single frame can tell apart.
 
 Each clip shows a real-image object (a patch of a scikit-image photo, rectangular so rotation is
-visible) over a real-image background, moving one way: swipe left / right / up / down, zoom in /
-out, rotate clockwise / anticlockwise, or not at all. Every appearance parameter (position at the
+visible) over a real-image background, both moving one way (the background less, as with parallax):
+swipe left / right / up / down, zoom in / out, rotate clockwise / anticlockwise, or not at all. The
+background's motion spreads the signal over the whole frame, which is what lets short CPU training
+find it (measured on left vs right: with the object moving alone, 200 training clips stayed at chance
+for 8 epochs and it took 2,000; with the background following, 200 clips reached 80%). Every appearance parameter (position at the
 middle frame, size, angle, speed, background, distractors, camera jitter) is drawn from the same
 distribution for every class, and each trajectory is symmetric about its middle frame, so a single
 frame's distribution is the same for all classes: only the order of frames tells them apart. A
@@ -47,10 +50,11 @@ class MotionSpec:
     frames: int = 16
     fps: int = 12
     object_size: tuple[int, int] = (34, 54)  # long side of the object, px
-    swipe_speed: tuple[float, float] = (4.0, 6.5)  # px per frame: a swipe crosses most of the view, as in Jester
+    swipe_speed: tuple[float, float] = (2.5, 4.5)  # px per frame: a swipe crosses much of the view, as in Jester
     zoom_rate: tuple[float, float] = (1.06, 1.09)  # scale factor per frame
     rotate_speed: tuple[float, float] = (10.0, 18.0)  # degrees per frame
     camera_jitter: float = 1.5  # px, per-frame random walk step of the whole view
+    background_follow: tuple[float, float] = (0.3, 0.8)  # the background moves along, less than the object (parallax)
     distractors: tuple[int, int] = (0, 2)
     noise: float = 3.0  # grey levels of Gaussian sensor noise
 
@@ -103,6 +107,14 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, centre: tuple[float, float], s
     canvas[:] = (canvas * (1 - alpha) + warped * alpha).astype(np.uint8)
 
 
+def _moved(image: np.ndarray, dx: float, dy: float, scale: float, angle: float) -> np.ndarray:
+    """`image` shifted, scaled and rotated about its centre; borders mirror so no empty corner gives the motion away."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    matrix[:, 2] += (dx, dy)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
 def _trajectory(label: str, frames: int, spec: MotionSpec, rng: np.random.Generator):
     """Per-frame (dx, dy, scale factor, angle) relative to the middle frame; symmetric in time by design."""
     steps = np.arange(frames) - (frames - 1) / 2
@@ -142,9 +154,10 @@ def render_clip(label: str, images: list[np.ndarray], rng: np.random.Generator,
                     rng.uniform(0, 360)) for _ in range(rng.integers(spec.distractors[0], spec.distractors[1] + 1))]
     camera = np.cumsum(rng.normal(0, spec.camera_jitter, (spec.frames, 2)), axis=0)
     camera -= camera[spec.frames // 2]
+    follow = rng.uniform(*spec.background_follow)
     frames = []
     for t in range(spec.frames):
-        canvas = background.copy()
+        canvas = _moved(background, follow * dx[t], follow * dy[t], float(scale[t]) ** follow, follow * angle[t])
         for patch, position, turn in distractors:  # distractors wobble in place, with no direction
             _paste(canvas, patch, tuple(position + rng.normal(0, 1.0, 2)), 1.0, turn + rng.normal(0, 3.0))
         _paste(canvas, thing, (centre[0] + dx[t], centre[1] + dy[t]), float(scale[t]), base_angle + angle[t])
