@@ -70,9 +70,15 @@ def run(args: argparse.Namespace) -> dict:
     if not (data / "train.txt").exists():
         make_motion_data(data, seed=args.data_seed, clips_per_class=args.clips_per_class)
     runs = Path(args.runs)
-    results = {"command": "python -m benchmarks.fidelity.run " + " ".join(sys.argv[1:]),
-               "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "versions": package_versions(), "settings": vars(args), "models": {}}
+    command = "python -m benchmarks.fidelity.run " + " ".join(sys.argv[1:])
+    previous = Path(args.out) / "results.json"
+    if args.append and previous.exists():  # more seeds for the same study, run later
+        results = json.loads(previous.read_text())
+        results["command"] += f" && {command}"
+        results["settings"]["seeds"] = sorted(set(results["settings"]["seeds"]) | set(args.seeds))
+    else:
+        results = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   "versions": package_versions(), "settings": vars(args), "models": {}}
     for name, (dims, causal) in MODELS.items():
         if args.only and name not in args.only:
             continue
@@ -142,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--only", nargs="+", choices=list(MODELS), help="train only these models")
     parser.add_argument("--skip-int8", action="store_true")
+    parser.add_argument("--append", action="store_true", help="add these seeds to --out's existing results.json")
     args = parser.parse_args(argv)
     results = run(args)
     out = Path(args.out)
