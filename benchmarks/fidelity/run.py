@@ -61,8 +61,15 @@ def direction_top1(result) -> float:
 
 
 def summarise(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
             "runs": values}
+
+
+def spread(summary: dict) -> str:
+    """`mean ± std`, or the mean alone with a note when one seed gives no spread."""
+    if summary["std"] is None:
+        return f"{summary['mean']:.1%} (1 seed)"
+    return f"{summary['mean']:.1%} ± {summary['std']:.1%}"
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -120,7 +127,7 @@ def table(results: dict) -> str:
         s, d = summarise(entry["top1"]), summarise(entry["direction_top1"])
         shift = (entry["dims"] or "none") + (" causal" if entry["causal"] else "")
         lines.append(f"| {name} | {shift} | {entry['params']:,} | {entry['gflops']:.3f} | "
-                     f"{s['mean']:.1%} ± {s['std']:.1%} | {d['mean']:.1%} ± {d['std']:.1%} | "
+                     f"{spread(s)} | {spread(d)} | "
                      f"{', '.join(f'{v:.1%}' for v in s['runs'])} |")
     int8 = results["models"].get("STSM causal", {}).get("int8_top1", {})
     if int8:
@@ -129,7 +136,7 @@ def table(results: dict) -> str:
                   "| target | int8 top-1 (mean ± std) | fp32 − int8 |", "|---|---|---|"]
         for target, values in int8.items():
             s = summarise(values)
-            lines.append(f"| {target} | {s['mean']:.1%} ± {s['std']:.1%} | {(fp32 - s['mean']) * 100:+.1f} points |")
+            lines.append(f"| {target} | {spread(s)} | {(fp32 - s['mean']) * 100:+.1f} points |")
     lines += ["", f"Command: `{results['command']}`"]
     return "\n".join(lines) + "\n"
 
