@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     if not (data / "train.txt").exists():
         make_motion_data(data, seed=args.data_seed, clips_per_class=args.clips_per_class)
     runs = Path(args.runs)
-    command = "python -m benchmarks.fidelity.run " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.fidelity.run " + shlex.join(sys.argv[1:])
     previous = Path(args.out) / "results.json"
     if args.append and previous.exists():  # more seeds for the same study, run later
         results = json.loads(previous.read_text())
