@@ -15,7 +15,6 @@ import numpy as np
 from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
-from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import Runtime
 
 
@@ -44,15 +43,13 @@ class EvalResult:
 
 def evaluate(runtime: Runtime, annotation_list: Path, limit: int | None = None, progress=None) -> EvalResult:
     """Run every clip of the list through `runtime` (clip or streaming form) and count hits."""
-    sidecar = runtime.sidecar
-    labels = list(sidecar["labels"]) or [f"class_{i}" for i in range(sidecar["model"]["num_classes"])]
+    labels = runtime.labels
     records = read_annotations(Path(annotation_list))[:limit]
     too_big = [r for r in records if r.label >= len(labels)]
     if too_big:
         raise InputError(f"{annotation_list}: label {too_big[0].label} of {too_big[0].path} is outside the model's "
                          f"{len(labels)} classes")
-    clips = VideoClipDataset(records, int(sidecar["model"]["n_segments"]),
-                             PreprocessSpec.from_dict(sidecar["preprocess"]), train=False)
+    clips = VideoClipDataset(records, runtime.n_segments, runtime.preprocess_spec, train=False)
     confusion = np.zeros((len(labels), len(labels)), np.int64)
     top5_hits = 0
     for i in range(len(clips)):

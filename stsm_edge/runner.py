@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from stsm_edge.errors import ArtifactError
-from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.preprocess import preprocess
 from stsm_edge.runtimes.base import Runtime, open_runtime
 from stsm_edge.smoothing import Smoother, SmoothingConfig, softmax
 
@@ -44,9 +44,9 @@ class FrameBufferRunner:
         sidecar = runtime.sidecar
         self.runtime = runtime
         self.form = sidecar["form"]
-        self.labels = list(sidecar["labels"]) or [f"class_{i}" for i in range(sidecar["model"]["num_classes"])]
-        self.preprocess_spec = PreprocessSpec.from_dict(sidecar["preprocess"])
-        self.n_segments = int(sidecar["model"]["n_segments"])
+        self.labels = runtime.labels
+        self.preprocess_spec = runtime.preprocess_spec
+        self.n_segments = runtime.n_segments
         self.top_k, self.stride = top_k, max(1, stride)
         self.smoother = Smoother(smoothing)
         self.reset()

@@ -18,10 +18,9 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -81,7 +80,6 @@ class EpochLog:
     seconds: float
     world_size: int
     steps: int
-    extra: dict = field(default_factory=dict)
 
 
 def learning_rate(config: TrainConfig, progress: float) -> float:
@@ -150,8 +148,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> P
     data, out = Path(config.data), Path(config.out)
     labels = read_labels(data / "labels.txt")
     spec = PreprocessSpec.for_size(config.size, config.size)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)  # the head's init and the loader's shuffling; clip sampling has its own RNG
 
     model = build_model(config.model_config(len(labels)))
     start_epoch, best = 0, -1.0

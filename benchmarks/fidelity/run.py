@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> dict:
                     int8 = evaluate(open_runtime(artifact), data / "test.txt").top1
                     entry["int8_top1"].setdefault(target, []).append(int8)
                     print(f"  int8 {target}: test top-1 {int8:.1%}")
-        model = build_model(config.model_config(9))
+        model = build_model(config.model_config(len(MOTION_CLASSES)))
         cost = model_cost(name, model, args.size, args.size)
         entry.update(params=cost.params, gflops=cost.flops / 1e9)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -52,9 +52,26 @@ class Runtime(ABC):
     def form(self) -> str:
         return self.sidecar["form"]
 
+    @property
+    def labels(self) -> list[str]:
+        """Class names from the sidecar; numbered placeholders when the artifact was exported without them."""
+        return list(self.sidecar["labels"]) or [f"class_{i}" for i in range(self.sidecar["model"]["num_classes"])]
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.sidecar["model"]["n_segments"])
+
+    @property
+    def preprocess_spec(self):
+        from stsm_edge.preprocess import PreprocessSpec  # lazily: adapters for non-torch runtimes stay light
+
+        return PreprocessSpec.from_dict(self.sidecar["preprocess"])
+
     def initial_states(self) -> list[np.ndarray]:
         """Zero states of a streaming artifact (what a fresh runner starts from); none for a clip artifact."""
-        return [np.zeros(spec["shape"], np.float32) for spec in self.sidecar["inputs"][1:]] if self.form == "stream" else []
+        if self.form != "stream":
+            return []
+        return [np.zeros(spec["shape"], np.float32) for spec in self.sidecar["inputs"][1:]]
 
     def stream(self, frames, states: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per-frame logits of (1, 3, H, W) frames run in order, each frame's states fed to the next."""
