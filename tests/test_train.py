@@ -174,7 +174,12 @@ def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_
                      "--confusion", str(png), "--quiet")
     assert result.returncode == 0, result.stderr
     top1 = float(next(line for line in result.stdout.splitlines() if line.startswith("top-1:")).split()[1].rstrip("%"))
-    assert 0 <= top1 <= 100 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from stsm_edge.evaluate import evaluate
+    from stsm_edge.runtimes.base import open_runtime
+
+    expected = evaluate(open_runtime(tiny_checkpoint), motion_data / "test.txt").top1
+    assert top1 == pytest.approx(expected * 100, abs=0.005)  # the printed figure is the evaluation's, to 2 decimals
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_eval_of_an_fp32_artifact_matches_its_checkpoint(tiny_checkpoint, motion_data, tmp_path):
