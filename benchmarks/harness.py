@@ -6,10 +6,10 @@
 
 Steps:
 1. Artifacts. Either those given with --artifact (each with its sidecar), or a fresh export of
-   STSM-MobileNetV2 (causal, the default model), plain MobileNetV2 (no shift) and TSM-MobileNetV2 (temporal
+   STSM-MobileNetV2 (causal, 224², ImageNet weights: `--imagenet`), plain MobileNetV2 (no shift) and TSM-MobileNetV2 (temporal
    shift only, causal) for every target: STSM in fp32 and int8, stream and clip; plain and TSM as streams in
    fp32 and int8. Calibrated on box.mp4, verified on cup.mp4 (export_artifact does both). Exports are cached
-   under --artifacts and reused while model, preprocessing, weights and tool versions still match.
+   under --artifacts and reused while model, preprocessing, weights, tool versions and converter code still match.
    Eager PyTorch (the same STSM model, stream and clip) is the reference point.
 2. Profiles, one child process per (artifact, threads): load time, first run, warm-up, then timed runs on
    real preprocessed frames (vtest.avi) until both a minimum count and a minimum time are reached; p50, p90,
@@ -201,9 +201,9 @@ def describe(path: Path, sidecar: dict) -> Artifact:
 
 def cached(path: Path, net, spec, source: dict) -> dict | None:
     """The sidecar of a reusable earlier export of the same thing, else None."""
+    from converters.base import tool_versions
     from stsm_edge.errors import StsmEdgeError
     from stsm_edge.sidecar import read_sidecar
-    from stsm_edge.versions import package_versions
 
     if not path.exists():
         return None
@@ -212,7 +212,7 @@ def cached(path: Path, net, spec, source: dict) -> dict | None:
     except StsmEdgeError:
         return None
     same = (sidecar.get("model") == net.config.to_dict() and sidecar.get("preprocess") == spec.to_dict()
-            and sidecar.get("source", {}).get("weights") == source["weights"] and sidecar.get("tools") == package_versions())
+            and sidecar.get("source", {}).get("weights") == source["weights"] and sidecar.get("tools") == tool_versions())
     return sidecar if same else None
 
 

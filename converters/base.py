@@ -7,6 +7,7 @@ write and rename, verification through the same runtime adapter the runner uses,
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import time
 from abc import ABC, abstractmethod
@@ -100,6 +101,15 @@ def get_converter(target: str) -> Converter:
     except ImportError as exc:
         raise TargetUnavailable(f"target {target!r} is unavailable: {exc}") from exc
     return REGISTRY[target]()
+
+
+def tool_versions() -> dict[str, str]:
+    """The tools an artifact was made with: package versions plus a digest of these converters' source,
+    so a cache of artifacts (benchmarks/) is invalidated when the conversion code changes, not only a version."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return {**package_versions(), "stsm-edge converters": digest.hexdigest()[:16]}
 
 
 # ---- verification ---------------------------------------------------------------------------------
@@ -208,7 +218,7 @@ def export_artifact(
         progress(f"{target} {form} {precision}: converting")
         fields = converter.convert(job, tmp)
         sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
-                               precision=precision, source=dict(source or {}), tools=package_versions())
+                               precision=precision, source=dict(source or {}), tools=tool_versions())
         _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))
         sidecar.update(fields)
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))

@@ -28,8 +28,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from converters.base import CalibrationError, Converter, ExportError, ExportJob, register
-from converters.quantization import prequantize_weights
+from converters.base import Converter, ExportError, ExportJob, register
+from converters.quantization import bias_corrected_module, float_leading_convs
 
 QUANT_FORMATS = ("qoperator", "qdq")
 
@@ -66,10 +66,6 @@ def quant_format(job: ExportJob) -> str:
     return chosen
 
 
-# Convolutions, in graph order, left float in the int8 model (as in converters/tflite.py, which explains why).
-FLOAT_LEADING_CONVS = 3
-
-
 def float_nodes(model_path: Path, leading: int) -> list[str]:
     """Nodes kept float: the first `leading` Convs and the classifier (Gemm/MatMul feeding the logits)."""
     import onnx
@@ -92,8 +88,7 @@ def quantize_int8(float_path: Path, job: ExportJob, chosen: str, path: Path) -> 
     qformat = QuantFormat.QOperator if chosen == "qoperator" else QuantFormat.QDQ
     # QOperator runs fastest with uint8 activations; QDQ's default is int8 on both sides.
     activation = QuantType.QUInt8 if chosen == "qoperator" else QuantType.QInt8
-    leading = int(job.options.get("float_leading_convs", FLOAT_LEADING_CONVS))
-    excluded = float_nodes(prepared, leading)
+    excluded = float_nodes(prepared, float_leading_convs(job))
     quantize_static(str(prepared), str(path), _calibration_reader(job), quant_format=qformat, per_channel=True,
                     activation_type=activation, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded,
@@ -116,12 +111,9 @@ class OnnxConverter(Converter):
             export_float(job, path)
             return {"opset": _opset(path)}
         chosen = quant_format(job)  # a bad option fails before the slow export
-        if not job.calibration:
-            raise CalibrationError("onnx int8 needs calibration inputs, and the job has none")
-        leading = int(job.options.get("float_leading_convs", FLOAT_LEADING_CONVS))
         # Weights pre-rounded to ORT's per-channel int8 grid with bias correction (converters/tflite.py);
         # the classifier stays float here, so its weights are left alone.
-        job.quantized_reference = prequantize_weights(job.module, job.calibration, leading, linear=False)
+        job.quantized_reference = bias_corrected_module(job, linear=False)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             float_path = Path(tmp) / "float.onnx"
             export_float(replace(job, module=job.quantized_reference), float_path)

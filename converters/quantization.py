@@ -7,6 +7,24 @@ import copy
 import torch
 from torch import nn
 
+from stsm_edge.errors import CalibrationError
+
+# Convolutions, in execution order, that every int8 converter leaves float. MobileNetV2: the stem conv and
+# the first block's depthwise and projection convs, whose inputs (the image, then 32 wide activations)
+# lose the most to 8 bits; ~20 M of ~300 M MACs. Measured per target in each converter's docstring.
+FLOAT_LEADING_CONVS = 3
+
+
+def float_leading_convs(job) -> int:
+    return int(job.options.get("float_leading_convs", FLOAT_LEADING_CONVS))
+
+
+def bias_corrected_module(job, linear: bool = True) -> nn.Module:
+    """The job's module with int8-grid weights and bias correction, its leading convs left float."""
+    if not job.calibration:
+        raise CalibrationError(f"{job.name}: int8 needs calibration inputs, and the job has none")
+    return prequantize_weights(job.module, job.calibration, float_leading_convs(job), linear=linear)
+
 
 def prequantize_weights(module: nn.Module, calibration: list, leading: int, linear: bool = True,
                         samples: int = 32) -> nn.Module:

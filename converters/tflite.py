@@ -46,8 +46,8 @@ from typing import Iterator
 
 from torch import Tensor, nn
 
-from converters.base import CalibrationError, Converter, ExportError, ExportJob, register
-from converters.quantization import prequantize_weights
+from converters.base import Converter, ExportError, ExportJob, register
+from converters.quantization import bias_corrected_module, float_leading_convs
 
 SIGNATURE = "serving_default"
 
@@ -90,8 +90,6 @@ def convert_float(job: ExportJob) -> bytes:
         raise ExportError(f"litert-torch could not convert the {job.form} model: {type(exc).__name__}: {exc}") from exc
 
 
-# Convolutions, in execution order, that stay float in the int8 model (see the module docstring).
-FLOAT_LEADING_CONVS = 3
 _CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -112,9 +110,8 @@ def int8_recipe(float_model: bytes, job: ExportJob) -> list:
 
     manager = recipe_manager.RecipeManager()
     manager.add_static_config(".*", Op.ALL_SUPPORTED, activation_num_bits=8, weight_num_bits=8)
-    leading = int(job.options.get("float_leading_convs", FLOAT_LEADING_CONVS))
     ops = _op_outputs(float_model)
-    convs = [name for op, name in ops if op in _CONV_OPS][:leading]
+    convs = [name for op, name in ops if op in _CONV_OPS][:float_leading_convs(job)]
     # Everything after the classifier stays float too: the clip form's temporal average (MEAN over T)
     # would otherwise requantize the logits to the calibration range and clip them again.
     last_fc = max((i for i, (op, _) in enumerate(ops) if op == "FULLY_CONNECTED"), default=len(ops))
@@ -129,8 +126,6 @@ def int8_recipe(float_model: bytes, job: ExportJob) -> list:
 def quantize_int8(float_model: bytes, job: ExportJob) -> bytes:
     from ai_edge_quantizer import quantizer
 
-    if not job.calibration:
-        raise CalibrationError("tflite int8 needs calibration inputs, and the job has none")
     samples = [{name: t.numpy() for name, t in zip(job.input_names, inputs)} for inputs in job.calibration]
     qt = quantizer.Quantizer(float_model, int8_recipe(float_model, job))
     # One calibration thread: the machine's cores are shared, and the feed is small.
@@ -204,10 +199,7 @@ class TFLiteConverter(Converter):
 
     def convert(self, job: ExportJob, path: Path) -> dict:
         if job.precision == "int8":
-            if not job.calibration:
-                raise CalibrationError("tflite int8 needs calibration inputs, and the job has none")
-            leading = int(job.options.get("float_leading_convs", FLOAT_LEADING_CONVS))
-            job.quantized_reference = prequantize_weights(job.module, job.calibration, leading)
+            job.quantized_reference = bias_corrected_module(job)
             model = convert_float(replace(job, module=job.quantized_reference))
         else:
             model = convert_float(job)
@@ -217,7 +209,7 @@ class TFLiteConverter(Converter):
             fields["io_quantization"] = io_quantization(model)
             fields["quantization"] = {
                 "tool": "ai-edge-quantizer", "recipe": "static int8 activations, per-channel int8 weights, min/max",
-                "float_ops": f"first {job.options.get('float_leading_convs', FLOAT_LEADING_CONVS)} convolutions; "
+                "float_ops": f"first {float_leading_convs(job)} convolutions; "
                              "classifier computes in float from int8 weights; logits output float",
                 "calibration_samples": len(job.calibration)}
         Path(path).write_bytes(model)

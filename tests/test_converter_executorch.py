@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from small_models import LABELS, SPEC, small_causal_model, varied_frames
+from small_models import LABELS, SIZE, SPEC, T, small_causal_model, varied_frames
 
 from converters.base import export_artifact
 from stsm_edge.runtimes.base import open_runtime
@@ -44,6 +44,30 @@ def test_export_runs_in_pybindings_fully_delegated(model, frames, tmp_path, form
         # int8 weights: well under half of the fp32 weight bytes.
         fp32_weight_bytes = 4 * sum(p.numel() for p in model.parameters())
         assert result.path.stat().st_size < 0.5 * fp32_weight_bytes
+
+
+def test_int8_keeps_the_stem_and_the_logits_float(model, frames):
+    """The first FLOAT_LEADING_CONVS convs keep float weights, every later conv and the classifier get int8
+    weights, and the classifier's output (the logits) is not requantized to the calibration range."""
+    from converters.base import ExportJob
+    from converters.executorch import quantize_int8
+    from converters.quantization import FLOAT_LEADING_CONVS
+    from stsm_edge.forms import build_form, form_inputs
+
+    spec = build_form(model, "stream", SIZE, SIZE)
+    calibration = form_inputs(spec, frames[:8], T)
+    job = ExportJob("stem", "stream", "int8", spec.module, calibration[0], spec.input_names, spec.output_names,
+                    calibration)
+    graph = quantize_int8(spec.module, job).graph
+
+    def int8_weight(node) -> bool:
+        return "dequantize_per_channel" in str(node.args[1].target)
+
+    convs = [n for n in graph.nodes if n.target == torch.ops.aten.conv2d.default]
+    assert [int8_weight(c) for c in convs[:FLOAT_LEADING_CONVS]] == [False] * FLOAT_LEADING_CONVS
+    assert all(int8_weight(c) for c in convs[FLOAT_LEADING_CONVS:])
+    linear = next(n for n in graph.nodes if n.target == torch.ops.aten.linear.default)
+    assert int8_weight(linear) and not any("quantize" in str(user.target) for user in linear.users)
 
 
 def test_stream_artifact_carries_state_like_eager(model, frames, tmp_path):

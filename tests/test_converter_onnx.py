@@ -71,7 +71,7 @@ def test_fp32_stream_equals_causal_clip_per_frame(artifacts, model, frames):
 
 
 def test_int8_is_quantized_per_channel_qoperator(artifacts):
-    from converters.onnx import FLOAT_LEADING_CONVS
+    from converters.quantization import FLOAT_LEADING_CONVS
 
     for form in ("clip", "stream"):
         ops = op_counts(artifacts[form, "int8"])
