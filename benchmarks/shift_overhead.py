@@ -5,11 +5,11 @@ MobileNetV2 (random weights: timing does not depend on them; calibration uses re
 
   plain     no shift at all (dims=""), one input, one output;
   training  causal STSM with the shift as written for training (slices + zero pad + cat);
-  deploy    causal STSM in its deploy form (converters.deploy), what the converters ship;
+  deploy    causal STSM in its deploy form (converters.deploy);
 
 then times them interleaved (one run of each per round, so load changes hit all three alike) and
-prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. A target that does
-not honour `shift_form` shows the same numbers for training and deploy.
+prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. Each
+converter's `shift_form` default (converters/base.py) is the form this script measured faster on it.
 
 Deploy forms measured on ExecuTorch int8 before one was kept (224^2, width 1.0, 10 shift sites,
 1 thread, 400 interleaved rounds on a loaded 2-core machine; median ratio vs plain, min in brackets):

@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, ClassVar, Sequence
 
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from converters.deploy import deploy_form
 from stsm_edge.errors import (  # noqa: F401  (re-exported: converters raise these)
     ArtifactError,
     CalibrationError,
@@ -43,6 +44,9 @@ from stsm_edge.sidecar import validate_sidecar, write_sidecar
 from stsm_edge.versions import package_versions
 
 TARGETS = ("executorch", "coreml", "tflite", "onnx")
+# "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": converters.deploy's
+# one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
+SHIFT_FORMS = ("training", "deploy")
 FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_TOP1_AGREEMENT = 0.95
 
@@ -68,6 +72,11 @@ class Converter(ABC):
     precisions: ClassVar[tuple[str, ...]]
     requires: ClassVar[tuple[str, ...]] = ()
     runs_here: ClassVar[bool] = True
+    # Which exactly-equal form of the shift this target converts by default; options["shift_form"]
+    # overrides it. Chosen by benchmarks/shift_overhead.py (int8 stream, 224², 1 thread, 200 interleaved
+    # rounds, 2026-11-27): deploy/training median ms ExecuTorch x0.93, ONNX x0.89, TFLite x0.99. CoreML
+    # cannot be timed on Linux, so it keeps the training form until someone measures it on a Mac.
+    shift_form: ClassVar[str] = "deploy"
 
     def check_available(self) -> None:
         for module in self.requires:
@@ -175,6 +184,14 @@ class ExportResult:
     sidecar: dict
 
 
+def conversion_form(converter: Converter, job: ExportJob) -> tuple[str, nn.Module]:
+    """The shift form the converter gets (its measured default or the job's option) and that module."""
+    chosen = str(job.options.get("shift_form", converter.shift_form)).lower()
+    if chosen not in SHIFT_FORMS:
+        raise ExportError(f"unknown shift_form {chosen!r}; choose one of {', '.join(SHIFT_FORMS)}")
+    return chosen, deploy_form(job.module, job.example_inputs) if chosen == "deploy" else job.module
+
+
 def artifact_size(path: Path) -> int:
     path = Path(path)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
@@ -214,9 +231,14 @@ def export_artifact(
     job = ExportJob(name, form, precision, spec.module, zero_inputs(spec) if not calibration else calibration[0],
                     spec.input_names, spec.output_names, calibration, dict(options or {}))
     path = out_dir / f"{name}{converter.suffix}"
+    chosen_form, converted = conversion_form(converter, job)
+    # The converter sees the chosen form; verification compares against the training form (job.module).
+    conversion = replace(job, module=converted)
     with atomic_output(path) as tmp:
         progress(f"{target} {form} {precision}: converting")
-        fields = converter.convert(job, tmp)
+        fields = converter.convert(conversion, tmp)
+        job.quantized_reference = conversion.quantized_reference
+        fields["shift_form"] = chosen_form
         sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
                                precision=precision, source=dict(source or {}), tools=tool_versions())
         _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))

@@ -239,6 +239,7 @@ class CoreMLConverter(Converter):
     precisions = ("fp32", "fp16", "int8", "int8w")
     requires = ("coremltools",)
     runs_here = sys.platform == "darwin"
+    shift_form = "training"  # not timed yet: prediction needs macOS (converters/base.py)
 
     def convert(self, job: ExportJob, path: Path) -> dict:
         module = job.module

@@ -11,9 +11,6 @@ frames, whose 1000-class top-1 probability has a median of 0.18): top-1 agreemen
 0.40 (plain quantizer) to 0.69 (leading convs float), 0.74 (and bias correction) and, as a .pte in the
 ExecuTorch runtime, 0.73 (max abs diff 1.80, 3.79 MB); keeping only the classifier float gave 0.43.
 
-Both convert the shift's deploy form (converters.deploy), which is exactly equal to
-the training form and cheaper; `options["shift_form"] = "training"` converts the training form as is.
-
 `options["delegate"] = "coreml"` lowers to the CoreML delegate instead (fp32 compute, or int8 with an
 iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
 """
@@ -21,16 +18,12 @@ iOS 17 deployment target). Such a program only runs on Apple devices, so it is c
 from __future__ import annotations
 
 import operator
-from dataclasses import replace
 from pathlib import Path
 
 from converters.base import ArtifactError, Converter, ExportError, ExportJob, register
-from converters.deploy import deploy_form
 from converters.quantization import bias_corrected_module, float_leading_convs
 
 DELEGATES = ("xnnpack", "coreml")
-# "training" keeps the shift's slices/pad/cat form: only benchmarks/shift_overhead.py wants it.
-SHIFT_FORMS = ("deploy", "training")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.
 _BOOKKEEPING = (operator.getitem,)
 
@@ -40,13 +33,6 @@ def delegate_of(job: ExportJob) -> str:
     if delegate not in DELEGATES:
         raise ExportError(f"unknown ExecuTorch delegate {delegate!r}; choose one of {', '.join(DELEGATES)}")
     return delegate
-
-
-def shift_form(job: ExportJob):
-    chosen = str(job.options.get("shift_form", "deploy")).lower()
-    if chosen not in SHIFT_FORMS:
-        raise ExportError(f"unknown shift_form {chosen!r}; choose one of {', '.join(SHIFT_FORMS)}")
-    return deploy_form(job.module, job.example_inputs) if chosen == "deploy" else job.module
 
 
 def export_graph(module, job: ExportJob):
@@ -88,12 +74,12 @@ def _float_edges_quantizer(leading: int):
                                      get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
 
 
-def quantize_int8(module, job: ExportJob):
+def quantize_int8(job: ExportJob):
     """PT2E: bias-corrected int8-grid weights, annotate for XNNPACK, calibrate, fold observers into q/dq."""
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    module = bias_corrected_module(replace(job, module=module))
+    module = bias_corrected_module(job)
     prepared = prepare_pt2e(export_graph(module, job).module(), _float_edges_quantizer(float_leading_convs(job)))
     with torch.no_grad():
         for inputs in job.calibration:
@@ -153,10 +139,10 @@ class ExecuTorchConverter(Converter):
 
     def convert(self, job: ExportJob, path: Path) -> dict:
         delegate = delegate_of(job)
-        module = shift_form(job)
+        module = job.module
         fields: dict = {}
         if job.precision == "int8":
-            module = quantize_int8(module, job)
+            module = quantize_int8(job)
             job.quantized_reference = module
             fields["quantization"] = {"tool": "torchao pt2e + XNNPACKQuantizer", "symmetric": True,
                                       "per_channel": True, "calibration_samples": len(job.calibration),

@@ -58,7 +58,7 @@ def test_int8_keeps_the_stem_and_the_logits_float(model, frames):
     calibration = form_inputs(spec, frames[:8], T)
     job = ExportJob("stem", "stream", "int8", spec.module, calibration[0], spec.input_names, spec.output_names,
                     calibration)
-    graph = quantize_int8(spec.module, job).graph
+    graph = quantize_int8(job).graph
 
     def int8_weight(node) -> bool:
         return "dequantize_per_channel" in str(node.args[1].target)

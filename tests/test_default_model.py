@@ -39,3 +39,35 @@ def test_default_model_recognises_held_out_motion_clips(held_out_clips):
     result = evaluate(TorchRuntime(Path("default"), bundle=bundle), held_out_clips / "test.txt")
     assert result.count == 3 * len(MOTION_CLASSES)
     assert result.top1 >= 0.8, result.per_class()
+
+
+MAX_INT8_BYTES = 4_000_000
+
+
+@pytest.fixture(scope="module")
+def int8_streams(held_out_clips, tmp_path_factory):
+    """The default model's int8 streaming .pte and .tflite, calibrated on train clips and verified (states
+    carried) on all 27 val clips, which show every class, unlike a real video's mostly still frames. Every
+    second frame: the rate the model was trained at (T = 8 segments of 16-frame clips)."""
+    from converters.base import export_artifact
+    from stsm_edge.preprocess import preprocess
+    from stsm_edge.video import iter_frames
+
+    bundle = default_model()
+    frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(held_out_clips / f"{split}.txt", 216, stride=2)]
+              for split in ("train", "val")}
+    out = tmp_path_factory.mktemp("int8")
+    return {target: export_artifact(bundle.model, target, "stream", "int8", out, frames["train"], frames["val"],
+                                    bundle.labels, bundle.preprocess)
+            for target in ("executorch", "tflite")}
+
+
+@pytest.mark.parametrize("target", ["executorch", "tflite"])
+def test_default_model_int8_is_small_and_agrees_with_fp32(int8_streams, target):
+    result = int8_streams[target]
+    assert result.size_bytes <= MAX_INT8_BYTES
+    assert result.parity["vs_fp32"]["samples"] >= 100
+    assert result.parity["passed"], result.parity  # top-1 agreement with eager fp32 >= 95%
+    if target == "executorch":
+        delegation = result.sidecar["delegation"]
+        assert delegation["subgraphs"] == 1 and delegation["non_delegated_compute_nodes"] == 0, delegation
