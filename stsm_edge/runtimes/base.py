@@ -37,6 +37,9 @@ class Runtime(ABC):
         self.path, self.sidecar, self.threads = Path(path), sidecar, threads
         self.input_names = [spec["name"] for spec in sidecar["inputs"]]
         self.output_names = [spec["name"] for spec in sidecar["outputs"]]
+        # Looked up for every tensor of every call: a dict, not a scan of the sidecar's lists.
+        self._io_quantization = {spec["name"]: spec.get("quantization")
+                                 for spec in sidecar["inputs"] + sidecar["outputs"]}
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """float32 arrays in sidecar input order -> float32 arrays in sidecar output order."""
@@ -90,10 +93,7 @@ class Runtime(ABC):
 
     def quantization(self, name: str) -> dict | None:
         """The int8 scale/zero-point of an I/O tensor, if the artifact quantizes it."""
-        for spec in self.sidecar["inputs"] + self.sidecar["outputs"]:
-            if spec["name"] == name:
-                return spec.get("quantization")
-        return None
+        return self._io_quantization.get(name)
 
 
 def register_runtime(cls: type[Runtime]) -> type[Runtime]:
