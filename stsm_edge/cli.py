@@ -352,7 +352,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     from stsm_edge.defaults import default_model
 
-    size = default_model().preprocess.size[0]
+    bundle = default_model()
+    size = bundle.preprocess.size[0]
     code = cmd_info(argparse.Namespace(backbone="mobilenet_v2", segments=8, dims="THW", fold_div=8,
                                        width_mult=1.0, size=size))
     print()
@@ -374,7 +375,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Not fatal here: the table shows which artifacts missed their parity bar; `export` alone exits 1.
         print("note: some artifacts failed or missed their parity criterion (see the table; sidecars hold the figures)")
     print(f"\naccuracy on {motion / 'test.txt'}: eager fp32 and each int8 streaming artifact in its runtime")
-    _accuracy_table(motion / "test.txt", sorted(p for p in out.glob("*_stream_int8.*") if p.suffix != ".json"))
+    _accuracy_table(bundle, motion / "test.txt",
+                    sorted(p for p in out.glob("*_stream_int8.*") if p.suffix != ".json"))
     video = args.video or str(_asset_video(DEFAULT_VERIFY_VIDEO))
     print(f"\nstreaming {Path(video).name} through the int8 ExecuTorch model")
     code |= cmd_run(build_parser().parse_args(
@@ -383,13 +385,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _accuracy_table(annotation_list: Path, artifacts: list[Path]) -> None:
-    from stsm_edge.defaults import default_model
+def _accuracy_table(bundle, annotation_list: Path, artifacts: list[Path]) -> None:
     from stsm_edge.evaluate import evaluate
     from stsm_edge.runtimes.base import open_runtime
     from stsm_edge.runtimes.torch import TorchRuntime
 
-    bundle = default_model()
     fp32 = evaluate(TorchRuntime(Path("default"), bundle=bundle), annotation_list)
     rows, not_run = [["eager (torch)", "fp32", f"{fp32.top1:.1%}", "-"]], []
     for artifact in artifacts:

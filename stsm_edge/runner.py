@@ -41,9 +41,8 @@ def _top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, floa
 class FrameBufferRunner:
     def __init__(self, runtime: Runtime, smoothing: SmoothingConfig = SmoothingConfig(), top_k: int = 3,
                  stride: int = 1) -> None:
-        sidecar = runtime.sidecar
         self.runtime = runtime
-        self.form = sidecar["form"]
+        self.form = runtime.form
         self.labels = runtime.labels
         self.preprocess_spec = runtime.preprocess_spec
         self.n_segments = runtime.n_segments
