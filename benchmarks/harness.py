@@ -45,7 +45,8 @@ TARGETS = ("executorch", "tflite", "onnx")
 MODELS = ("stsm", "plain", "tsm")
 RATIO_NAMES = ("shift_overhead_vs_plain", "shift_overhead_vs_tsm", "int8_over_fp32", "stream_over_clip",
                "eager_over_artifact")
-MODEL_DIMS = {"stsm": "THW", "plain": "", "tsm": "T"}
+# Each model family is one preset of stsm_edge.shift.PRESETS, in its streamable (causal) form.
+MODEL_PRESETS = {"stsm": "stsm_causal", "plain": "tsn", "tsm": "tsm_online"}
 
 
 @dataclass
@@ -141,8 +142,12 @@ def variants(settings: Settings) -> list[tuple[str, str, str]]:
     return out
 
 
-def model_family(dims: str) -> str:
-    return {"": "plain", "T": "tsm"}.get(dims, "stsm")
+def model_family(model_config: dict) -> str:
+    """The family of a sidecar's model config; another preset (or a custom shift) is named as it is."""
+    from stsm_edge.shift import ShiftConfig, preset_name
+
+    name = preset_name(ShiftConfig(model_config["dims"], model_config["fold_div"], model_config["causal"]))
+    return next((family for family, preset in MODEL_PRESETS.items() if preset == name), name)
 
 
 def build(model: str, settings: Settings):
@@ -152,9 +157,12 @@ def build(model: str, settings: Settings):
     from stsm_edge.defaults import IMAGENET_CONFIG
     from stsm_edge.models.tsn import ModelConfig, build_model
     from stsm_edge.preprocess import PreprocessSpec
+    from stsm_edge.shift import PRESETS
     from stsm_edge.weights import file_sha256, imagenet_weights_path, load_weights
 
-    config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": MODEL_DIMS[model], "causal": True,
+    shift = PRESETS[MODEL_PRESETS[model]]
+    config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": shift.dims, "fold_div": shift.fold_div,
+                            "causal": shift.causal,
                             "n_segments": settings.segments, "width_mult": settings.width_mult,
                             "num_classes": settings.num_classes})
     torch.manual_seed(0)
@@ -195,7 +203,7 @@ def describe(path: Path, sidecar: dict) -> Artifact:
     from converters.base import artifact_size
 
     segments = int(sidecar["model"]["n_segments"])
-    return Artifact(Path(path), sidecar["target"], model_family(sidecar["model"]["dims"]), sidecar["form"],
+    return Artifact(Path(path), sidecar["target"], model_family(sidecar["model"]), sidecar["form"],
                     sidecar["precision"], segments, artifact_size(path), state_bytes(sidecar, segments), sidecar)
 
 

@@ -3,8 +3,8 @@
 Reads benchmarks/results/*.json (every device, from the harness, the adb driver or the demo app), validates
 each against schema.json, and writes into benchmarks/report/:
 
-  README.md       devices, a cross-device latency table, the ratios with their spread over rounds, state
-                  memory, then each device's full table (thread sweep, load time, RSS, size, runtime version)
+  README.md       devices, a cross-device latency table, the cost at the model's step rate, the ratios with
+                  their spread over rounds, state memory, then each device's full table (thread sweep, load time, RSS, size, runtime version)
   latency.png     p50 latency per target and precision, one panel per device (1 thread)
   ratios.png      shift overhead (vs plain, vs TSM), int8/fp32, stream/clip, eager/artifact: median with
                   min-max over the rounds, per device and target
@@ -20,11 +20,12 @@ from pathlib import Path
 
 from benchmarks import schema
 from benchmarks.device import device_label
+from stsm_edge.timebase import DEFAULT_STEP_SECONDS
 
 HERE = Path(__file__).resolve().parent
 RATIO_TITLES = {
     "shift_overhead_vs_plain": "shift overhead: STSM / plain MobileNetV2",
-    "shift_overhead_vs_tsm": "STSM / TSM (temporal shift only)",
+    "shift_overhead_vs_tsm": "STSM causal / TSM online (the spatial shift's share)",
     "int8_over_fp32": "int8 / fp32 (STSM)",
     "stream_over_clip": "stream frame / clip (STSM; ideal 1/T)",
     "eager_over_artifact": "eager PyTorch / artifact",
@@ -94,7 +95,7 @@ def markdown(datasets: list[tuple[Path, dict]], plots: list[str], where: str = "
         lines.append(f"| {_label(path, data)} | {data.get('date') or data.get('created') or '–'} | {cpu or '–'} | "
                      f"{d.get('cores', '–')} | {' '.join(d.get('isa') or []) or '–'} | {os_name} | "
                      f"{_num(d.get('ram_gb'))} | {runtimes or '–'} | `{path.name}` |")
-    lines += ["", *_cross_device(datasets), *_ratios(datasets), *_states(datasets)]
+    lines += ["", *_cross_device(datasets), *_step_rate_cost(datasets), *_ratios(datasets), *_states(datasets)]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots] + [""]
     for path, data in datasets:
@@ -117,6 +118,26 @@ def _cross_device(datasets) -> list[str]:
     for key, values in table.items():
         out.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | " + " | ".join(_ms(values.get(l)) for l in labels) + " |")
     return out + [""]
+
+
+def _step_rate_cost(datasets) -> list[str]:
+    """What a streaming model costs live: it runs once per model time step, not once per camera frame."""
+    rate = 1 / DEFAULT_STEP_SECONDS
+    rows = []
+    for path, data in datasets:
+        for row in sorted(_fewest_threads(data["results"]), key=_sort_key):
+            if row["form"] == "stream" and row["metric"] == "frame_latency_ms":
+                ms = _typical(row)
+                rows.append(f"| {_label(path, data)} | {row['target']} | {_model(row)} | {row['precision']} | "
+                            f"{_ms(ms)} | {rate * ms / 10:.1f}% | {30 * ms / 10:.1f}% |")
+    if not rows:
+        return []
+    return ["## Cost at the model's step rate (streaming, p50, fewest threads)", "",
+            f"A streaming model runs once per time step ({DEFAULT_STEP_SECONDS * 1e3:.1f} ms, {rate:.0f} steps/s for "
+            "the default model), not once per camera frame. Share of one core = steps/s × ms per step; a runner "
+            "without pacing would pay the camera's rate (30 fps column) and see motion at the wrong speed.", "",
+            f"| device | target | model | precision | ms / step | at {rate:.0f} steps/s | at 30 fps |",
+            "|---|---|---|---|---:|---:|---:|", *rows, ""]
 
 
 def _ratios(datasets) -> list[str]:

@@ -41,6 +41,7 @@ from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.sidecar import validate_sidecar, write_sidecar
+from stsm_edge.timebase import TimeStep
 from stsm_edge.versions import package_versions
 
 TARGETS = ("executorch", "coreml", "tflite", "onnx")
@@ -211,6 +212,7 @@ def export_artifact(
     options: dict | None = None,
     name: str | None = None,
     progress: Callable[[str], None] = lambda step: None,
+    time_step: TimeStep | None = None,
 ) -> ExportResult:
     """Convert one form of `model` for one target and precision, verify it, write artifact + sidecar."""
     start = time.perf_counter()
@@ -240,7 +242,8 @@ def export_artifact(
         job.quantized_reference = conversion.quantized_reference
         fields["shift_form"] = chosen_form
         sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
-                               precision=precision, source=dict(source or {}), tools=tool_versions())
+                               precision=precision, source=dict(source or {}), tools=tool_versions(),
+                               time_step=time_step.to_dict() if time_step else None)
         _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))
         sidecar.update(fields)
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from stsm_edge.data.motion import SPLITS
 from stsm_edge.errors import StsmEdgeError, TargetUnavailable
 
 DEFAULT_CALIB_VIDEO = "box.mp4"
@@ -34,11 +35,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     from stsm_edge.info import compare_with_plain, streaming_state
     from stsm_edge.models.tsn import ModelConfig
 
-    config = ModelConfig(backbone=args.backbone, n_segments=args.segments, dims=args.dims, fold_div=args.fold_div,
-                         width_mult=args.width_mult)
+    shift = _shift(args)
+    config = ModelConfig(backbone=args.backbone, n_segments=args.segments, dims=shift.dims, fold_div=shift.fold_div,
+                         causal=shift.causal, width_mult=args.width_mult)
     shifted, plain = compare_with_plain(config, args.size, args.size)
-    print(f"{config.backbone}, T = {config.n_segments}, {args.size}x{args.size}, dims {config.dims!r}, "
-          f"fold_div {config.fold_div}")
+    print(f"{config.backbone}, T = {config.n_segments}, {args.size}x{args.size}, shift {args.method} (dims "
+          f"{config.dims!r}, fold_div {config.fold_div}, {'causal' if config.causal else 'bidirectional'})")
     print_table(["model", "params", "GFLOPs (clip)"],
                 [[c.name, f"{c.params:,}", f"{c.flops / 1e9:.3f}"] for c in (shifted, plain)])
     same = shifted.params == plain.params and shifted.flops == plain.flops
@@ -48,6 +50,29 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"\nstreaming (causal) states: {len(states)}, {sum(s.nbytes for s in states):,} bytes per frame in fp32")
     print_table(["state", "shape", "bytes"], [[s.name, "x".join(map(str, s.shape)), f"{s.nbytes:,}"] for s in states])
     return 0
+
+
+def _shift(args: argparse.Namespace):
+    """The shift a --method (and, for custom, --dims/--fold-div/--causal) names, through shift.resolve_shift."""
+    from stsm_edge.errors import InputError
+    from stsm_edge.shift import resolve_shift
+
+    try:
+        return resolve_shift(args.method, args.dims, args.fold_div, args.causal)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _add_shift_options(p: argparse.ArgumentParser, default: str) -> None:
+    from stsm_edge.shift import METHODS
+
+    p.add_argument("--method", default=default, choices=METHODS,
+                   help=f"shift preset (stsm_edge.shift.PRESETS), or custom with --dims/--fold-div/--causal "
+                        f"(default {default})")
+    p.add_argument("--dims", help="custom shift: dimensions that shift, in order (letters of THW)")
+    p.add_argument("--fold-div", type=int, help="custom shift: each dimension's group is C // fold_div (default 8)")
+    p.add_argument("--causal", action="store_true", default=None,
+                   help="custom shift: the T group takes frame t-1 only (streamable)")
 
 
 # ---- assets and a first prediction ---------------------------------------------------------------
@@ -138,6 +163,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not calib:
             raise CalibrationError(f"calibration source {args.calib} gave no frames")
     verify = _frames(args.verify, DEFAULT_VERIFY_VIDEO, args.verify_frames, 1, spec)
+    time_step = _export_time_step(bundle, args.step_ms)
     results, failures = [], []
     steps = [(t, f) for t in targets for f in forms]
     with tqdm(total=len(steps), desc="export", unit="artifact", disable=args.quiet) as bar:
@@ -145,7 +171,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             try:
                 results.append(export_artifact(
                     model, target, form, args.precision, out_dir, calib, verify, labels, spec, source,
-                    progress=bar.set_postfix_str))
+                    progress=bar.set_postfix_str, time_step=time_step))
             except StsmEdgeError as exc:
                 if len(steps) == 1:
                     raise
@@ -157,6 +183,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     print_table(["target", "form", "precision", "size", "parity", "check", "time"], rows)
     print(f"artifacts and sidecars in {out_dir}")
     return 0 if not failures and all(r.parity["passed"] for r in results) else 1
+
+
+def _export_time_step(bundle, step_ms: float | None):
+    """The time step the sidecar records: --step-ms, else the checkpoint's; a warning when neither says."""
+    from stsm_edge.timebase import step_from_ms
+
+    if step_ms is not None:
+        return step_from_ms(step_ms)
+    if bundle.time_step is None:
+        logging.getLogger("stsm_edge").warning(
+            "%s records no time step: the sidecar will say none and runners will use their default; "
+            "pass --step-ms (the time between two frames the model was trained on)", bundle.source.get("checkpoint"))
+    return bundle.time_step
 
 
 def _parity_text(parity: dict) -> str:
@@ -172,6 +211,7 @@ def _runner(args: argparse.Namespace):
     from stsm_edge.errors import InputError
     from stsm_edge.runner import FrameBufferRunner
     from stsm_edge.smoothing import SmoothingConfig
+    from stsm_edge.timebase import step_from_ms
 
     if args.default == bool(args.model):
         raise InputError("give exactly one of --model ARTIFACT or --default")
@@ -179,15 +219,20 @@ def _runner(args: argparse.Namespace):
         smoothing = SmoothingConfig(args.smooth_window, args.vote, args.min_hold, args.threshold)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    step_seconds = None if args.step_ms is None else step_from_ms(args.step_ms).seconds
     return FrameBufferRunner.open("default" if args.default else args.model, threads=args.threads,
-                                  smoothing=smoothing, top_k=3, stride=args.stride)
+                                  smoothing=smoothing, top_k=3, stride=args.stride, step_seconds=step_seconds,
+                                  pacing=not args.no_pacing)
 
 
 def _add_runner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="artifact (.pte/.tflite/.onnx/.mlpackage) or stsm-edge checkpoint (.pt)")
     p.add_argument("--default", action="store_true", help="the default model, eager")
     p.add_argument("--threads", type=int, help="runtime threads (default: the runtime's choice)")
-    p.add_argument("--stride", type=int, default=1, help="clip models: run a clip every N frames")
+    p.add_argument("--stride", type=int, default=1, help="clip models: run a clip every N model steps")
+    p.add_argument("--step-ms", type=float, help="model time step (default: the one the model records)")
+    p.add_argument("--no-pacing", action="store_true",
+                   help="one model step per frame, whatever the frame rate (the model then sees motion at the wrong speed)")
     p.add_argument("--smooth-window", type=int, default=12, help="average the last N logits")
     p.add_argument("--vote", type=int, default=1, help="majority vote over the last N top-1s (1 = off)")
     p.add_argument("--min-hold", type=int, default=2, help="hysteresis: frames a label is held before it can change")
@@ -202,39 +247,44 @@ def cmd_run(args: argparse.Namespace) -> int:
                              progress=not args.quiet)
     if args.predictions:
         write_predictions(Path(args.predictions), report.predictions)
-    print(f"{report.frames} frames, {runner.form} form on {runner.runtime.format}: mean {report.mean_ms:.2f} ms/frame, "
-          f"{report.fps:.1f} FPS")
-    print("label timeline (frames):")
-    for first, last, label in label_timeline(report.predictions):
-        print(f"  {first:5d}-{last:<5d} {label}")
+    print(f"{report.frames} frames ({report.seconds:.1f} s of video), {runner.form} form on {runner.runtime.format}")
+    print(f"model time step {runner.time_step.describe()}" if runner.pacing else
+          "pacing off: one model step per frame")
+    print(f"{report.model_steps} model steps = {report.steps_per_second:.1f} steps/s x {report.mean_model_ms:.2f} ms "
+          f"per step = {report.core_share:.1%} of one core")
+    print("label timeline:")
+    for first, last, in label_timeline(report.predictions):
+        print(f"  frames {first.frame_index:5d}-{last.frame_index:<5d} {first.timestamp:6.2f}-{last.timestamp:<6.2f} s  "
+              f"{first.label}")
     if args.compare_window:
-        _compare_window(args, report)
+        _compare_window(args, runner, report)
     if args.out:
         print(f"annotated video: {args.out}")
     return 0
 
 
-def _compare_window(args: argparse.Namespace, stream_report) -> None:
-    """The same video through the clip (windowed) form: one T-frame clip pass per frame."""
+def _compare_window(args: argparse.Namespace, stream_runner, stream_report) -> None:
+    """The same video through the clip (windowed) form at the same pace: one T-step clip pass per model step."""
     from stsm_edge.errors import InputError
     from stsm_edge.recognize import recognize_video
     from stsm_edge.runner import FrameBufferRunner
 
+    pace = {"step_seconds": stream_runner.time_step.seconds, "pacing": stream_runner.pacing}
     if args.default:
         from stsm_edge.defaults import default_model
         from stsm_edge.runtimes.torch import TorchRuntime
 
         window = FrameBufferRunner(TorchRuntime(Path("default"), bundle=default_model(), form="clip",
-                                                threads=args.threads))
+                                                threads=args.threads), **pace)
     else:
         path = Path(args.window_model or str(args.model).replace("_stream_", "_clip_"))
         if not path.exists():
             raise InputError(f"--compare-window needs the clip artifact: {path} not found (pass --window-model)")
-        window = FrameBufferRunner.open(path, threads=args.threads)
+        window = FrameBufferRunner.open(path, threads=args.threads, **pace)
     report = recognize_video(window, Path(args.video), None, args.max_frames, progress=not args.quiet)
     stream_ms, clip_ms = stream_report.mean_model_ms, report.mean_model_ms
-    print(f"windowed clip baseline (T = {window.n_segments}, a clip per frame): {clip_ms:.2f} ms/frame; "
-          f"streaming {stream_ms:.2f} ms/frame = {stream_ms / clip_ms:.3f} of it (1/T = {1 / window.n_segments:.3f})")
+    print(f"windowed clip baseline (T = {window.n_segments}, a clip per model step): {clip_ms:.2f} ms/step; "
+          f"streaming {stream_ms:.2f} ms/step = {stream_ms / clip_ms:.3f} of it (1/T = {1 / window.n_segments:.3f})")
 
 
 def cmd_webcam(args: argparse.Namespace) -> int:
@@ -281,11 +331,11 @@ def cmd_make_motion_data(args: argparse.Namespace) -> int:
     from stsm_edge.data.motion import MOTION_CLASSES, MotionSpec, make_motion_data, split_sizes
 
     progress = _Progress("rendering clips", "clip", args.quiet)
-    out = make_motion_data(Path(args.out), args.seed, args.clips_per_class,
-                           MotionSpec(size=args.size, frames=args.frames), progress)
+    spec = MotionSpec(size=args.size, frames=args.frames, render_fps=args.fps)
+    out = make_motion_data(Path(args.out), args.seed, args.clips_per_class, spec, progress, tuple(args.splits))
     progress.close()
     sizes = split_sizes(args.clips_per_class)
-    listed = ", ".join(f"{split}.txt ({n * len(MOTION_CLASSES)} clips)" for split, n in sizes.items())
+    listed = ", ".join(f"{split}.txt ({sizes[split] * len(MOTION_CLASSES)} clips)" for split in args.splits)
     print(f"wrote {out}: {listed}, labels.txt")
     return 0
 
@@ -293,26 +343,34 @@ def cmd_make_motion_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from stsm_edge.train import TrainConfig, train
 
-    dims = "" if args.method == "tsn" else ("T" if args.method == "tsm" else "THW")
     flip_pairs = tuple(tuple(pair.split(":", 1)) for pair in args.flip_pair) if args.flip_pair else None
-    config = TrainConfig(data=args.data, out=args.out, dims=dims, causal=not args.bidirectional,
+    config = TrainConfig(data=args.data, out=args.out, method=args.method, dims=args.dims, fold_div=args.fold_div,
+                         causal=args.causal,
                          n_segments=args.segments, backbone=args.backbone, size=args.size, pretrained=args.pretrained,
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
                          lr_steps=tuple(args.lr_steps), dropout=args.dropout, workers=args.workers, seed=args.seed,
-                         flip_pairs=flip_pairs, max_steps_per_epoch=args.max_steps)
+                         flip_pairs=flip_pairs, max_steps_per_epoch=args.max_steps, sampling=args.sampling,
+                         dense_stride=args.dense_stride, step_ms=args.step_ms)
     best = train(config, resume=args.resume)
     print(f"best checkpoint: {best}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stsm_edge.evaluate import evaluate, plot_confusion
+    from stsm_edge.evaluate import evaluate, evaluate_played, plot_confusion
+    from stsm_edge.runner import FrameBufferRunner
     from stsm_edge.runtimes.torch import TorchRuntime
+    from stsm_edge.timebase import step_from_ms
 
     if sum(map(bool, (args.default, args.checkpoint, args.model))) != 1:
         from stsm_edge.errors import InputError
 
         raise InputError("give exactly one of --default, --checkpoint PATH or --model ARTIFACT")
+    if args.play_fps is not None and args.play_fps <= 0:
+        from stsm_edge.errors import InputError
+
+        raise InputError(f"--play-fps must be > 0, got {args.play_fps:g}")
+    step_seconds = None if args.step_ms is None else step_from_ms(args.step_ms).seconds
     if args.model:
         from stsm_edge.runtimes.base import open_runtime
 
@@ -322,9 +380,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         runtime, name = TorchRuntime(Path(bundle.source["checkpoint"]), bundle=bundle, threads=args.threads), \
             bundle.source["checkpoint"]
     progress = _Progress("evaluating", "clip", args.quiet)
-    result = evaluate(runtime, Path(args.data), args.limit, progress)
+    if args.play_fps is None:
+        result = evaluate(runtime, Path(args.data), args.limit, progress)
+        how = "segment-sampled clips"
+    else:
+        runner = FrameBufferRunner(runtime, top_k=5, step_seconds=step_seconds, pacing=not args.no_pacing)
+        result = evaluate_played(runner, Path(args.data), args.play_fps, args.limit, progress)
+        how = (f"played at {args.play_fps:g} fps through the runner, "
+               + (f"paced at {runner.time_step.describe()}" if runner.pacing else "pacing off (a step per frame)"))
     progress.close()
-    print(f"{name} ({runtime.format}, {runtime.form}) on {Path(args.data).name}: {result.count} clips")
+    print(f"{name} ({runtime.format}, {runtime.form}) on {Path(args.data).name}: {result.count} clips, {how}")
     print(f"top-1: {result.top1:.2%}")
     print(f"top-5: {result.top5:.2%}")
     if args.confusion:
@@ -354,8 +419,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     bundle = default_model()
     size = bundle.preprocess.size[0]
-    code = cmd_info(argparse.Namespace(backbone="mobilenet_v2", segments=8, dims="THW", fold_div=8,
-                                       width_mult=1.0, size=size))
+    code = cmd_info(build_parser().parse_args(["info", "--method", "stsm_causal", "--size", str(size)]))
     print()
     code |= cmd_classify(argparse.Namespace(image=None))
     if args.skip_export:
@@ -365,7 +429,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (motion / "test.txt").exists():
         print(f"\nrendering motion benchmark clips into {motion} (seed 0: the default model's own test clips)")
         cmd_make_motion_data(argparse.Namespace(out=str(motion), seed=0, clips_per_class=args.clips_per_class,
-                                                size=128, frames=16, quiet=True))
+                                                size=128, frames=16, fps=None, splits=SPLITS, quiet=True))
     print("\nexporting the default model to every target in int8 (calibrated on motion train clips, "
           "verified on val clips)")
     if cmd_export(build_parser().parse_args(
@@ -415,16 +479,22 @@ def _asset_video(name: str) -> Path:
 
 # ---- parser --------------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error a user can cause (subcommands inherit this class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stsm-edge", description=__doc__)
+    parser = _Parser(prog="stsm-edge", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="params, FLOPs and streaming state of STSM vs the plain backbone")
     p.add_argument("--backbone", default="mobilenet_v2", choices=["mobilenet_v2", "resnet50"])
     p.add_argument("--segments", type=int, default=8)
-    p.add_argument("--dims", default="THW")
-    p.add_argument("--fold-div", type=int, default=8)
+    _add_shift_options(p, "stsm")
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--size", type=int, default=224)
     p.set_defaults(func=cmd_info)
@@ -450,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", help="held-out video for the parity check (default: cup.mp4)")
     p.add_argument("--verify-frames", type=int, default=120)
     p.add_argument("--size", type=int, help="input size (default: the model's own)")
+    p.add_argument("--step-ms", type=float,
+                   help="the model's time step to record (default: the checkpoint's, measured in training)")
     p.add_argument("--out", default="out")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -485,15 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clips-per-class", type=int, default=100, help="train clips per class (val/test get a quarter)")
     p.add_argument("--size", type=int, default=128, help="frame side in pixels")
-    p.add_argument("--frames", type=int, default=16, help="frames per clip")
+    p.add_argument("--frames", type=int, default=16, help="frames per clip at 12 fps (the motion's own rate)")
+    p.add_argument("--fps", type=float,
+                   help="render the same clips at this frame rate (default 12): same trajectories, same seconds")
+    p.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS, help="which splits to render")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_make_motion_data)
 
     p = sub.add_parser("train", help="fine-tune TSN / TSM / STSM on an annotated clip folder (torchrun for DDP)")
     p.add_argument("--data", required=True, help="folder with train.txt, labels.txt and optionally val.txt")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, best.pt")
-    p.add_argument("--method", default="stsm", choices=["stsm", "tsm", "tsn"])
-    p.add_argument("--bidirectional", action="store_true", help="offline shift (default: causal, for streaming)")
+    _add_shift_options(p, "stsm_causal")
     p.add_argument("--segments", type=int, default=8)
     p.add_argument("--backbone", default="mobilenet_v2", choices=["mobilenet_v2", "resnet50"])
     p.add_argument("--size", type=int, default=112)
@@ -508,6 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flip-pair", action="append", metavar="A:B",
                    help="labels a horizontal flip swaps (repeat; default: the data folder's meta.json)")
+    p.add_argument("--sampling", default="segment", choices=["segment", "dense"],
+                   help="which frames a clip gives: T segments (TSN) or every --dense-stride-th frame")
+    p.add_argument("--dense-stride", type=int, default=2)
+    p.add_argument("--step-ms", type=float,
+                   help="sample frames this many ms apart by timestamp (any clip length or fps gives the same step); "
+                        "for streaming models, whose time step is then exact")
     p.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke runs)")
     p.add_argument("--resume", help="continue from a run's last.pt")
     p.set_defaults(func=cmd_train)
@@ -519,6 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="annotation list (`path label` or `path num_frames label`)")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--limit", type=int, help="only the first N clips")
+    p.add_argument("--play-fps", type=float,
+                   help="evaluate as deployed: play each clip through the runner as a live stream at N fps "
+                        "(resampled by timestamp) and score the label shown at its end")
+    p.add_argument("--step-ms", type=float, help="with --play-fps: pace at this time step (default: the model's)")
+    p.add_argument("--no-pacing", action="store_true", help="with --play-fps: one model step per frame (a control)")
     p.add_argument("--threads", type=int)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -3,6 +3,10 @@
 Checkpoints and artifacts go through the same runtime adapters as the runner, and every clip is
 sampled and preprocessed the same way (TSN centre sampling, the shared `preprocess`), so the gap
 between a checkpoint and its int8 artifact is the conversion's loss and nothing else.
+
+`evaluate_played` evaluates as deployed instead: each clip is played through `FrameBufferRunner` as a
+live stream at a given frame rate, paced by timestamps, and scored by the label the runner shows at the
+clip's end.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import numpy as np
 from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
+from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.runtimes.base import Runtime
+from stsm_edge.video import iter_video_timed
 
 
 @dataclass
@@ -23,10 +29,11 @@ class EvalResult:
     labels: list[str]
     confusion: np.ndarray  # [true, predicted] counts
     top5_hits: int
+    unlabelled: int = 0  # clips that ended with no label shown (a runner's "no action"): misses
 
     @property
     def count(self) -> int:
-        return int(self.confusion.sum())
+        return int(self.confusion.sum()) + self.unlabelled
 
     @property
     def top1(self) -> float:
@@ -41,14 +48,19 @@ class EvalResult:
         return {label: float(self.confusion[i, i] / totals[i]) for i, label in enumerate(self.labels) if totals[i]}
 
 
-def evaluate(runtime: Runtime, annotation_list: Path, limit: int | None = None, progress=None) -> EvalResult:
-    """Run every clip of the list through `runtime` (clip or streaming form) and count hits."""
-    labels = runtime.labels
+def _records(annotation_list: Path, labels: list[str], limit: int | None):
     records = read_annotations(Path(annotation_list))[:limit]
     too_big = [r for r in records if r.label >= len(labels)]
     if too_big:
         raise InputError(f"{annotation_list}: label {too_big[0].label} of {too_big[0].path} is outside the model's "
                          f"{len(labels)} classes")
+    return records
+
+
+def evaluate(runtime: Runtime, annotation_list: Path, limit: int | None = None, progress=None) -> EvalResult:
+    """Run every clip of the list through `runtime` (clip or streaming form) and count hits."""
+    labels = runtime.labels
+    records = _records(annotation_list, labels, limit)
     clips = VideoClipDataset(records, runtime.n_segments, runtime.preprocess_spec, train=False)
     confusion = np.zeros((len(labels), len(labels)), np.int64)
     top5_hits = 0
@@ -60,6 +72,42 @@ def evaluate(runtime: Runtime, annotation_list: Path, limit: int | None = None, 
         if progress:
             progress(i + 1, len(clips))
     return EvalResult(labels, confusion, top5_hits)
+
+
+def played_frames(path: Path, play_fps: float | None):
+    """(frame, timestamp) of a video as a camera at `play_fps` would film it playing (each camera frame shows
+    the newest video frame: frames repeat above the video's rate, are skipped below it); None: as stored."""
+    stored = list(iter_video_timed(path))
+    if play_fps is None:
+        return stored
+    stamps = np.array([stamp for _, stamp in stored])
+    period = 1.0 / play_fps
+    times = np.arange(0.0, stamps[-1] - stamps[0] + period / 2, period)
+    # A small epsilon keeps a camera frame that lands on a video frame's timestamp from showing the one before.
+    shown = np.searchsorted(stamps - stamps[0], times + 1e-6, side="right") - 1
+    return [(stored[i][0], float(t)) for i, t in zip(shown, times)]
+
+
+def evaluate_played(runner: FrameBufferRunner, annotation_list: Path, play_fps: float | None = None,
+                    limit: int | None = None, progress=None) -> EvalResult:
+    """Play every clip through the runner as a live stream at `play_fps` (None: at the videos' own rate) and
+    score the label it shows when the clip ends, as a user would read it."""
+    labels = runner.labels
+    records = _records(annotation_list, labels, limit)
+    confusion = np.zeros((len(labels), len(labels)), np.int64)
+    top5_hits = unlabelled = 0
+    for i, record in enumerate(records):
+        runner.reset()
+        for frame, stamp in played_frames(record.path, play_fps):
+            shown = runner.step(frame, stamp)
+        if shown.label == NO_ACTION:
+            unlabelled += 1
+        else:
+            confusion[record.label, labels.index(shown.label)] += 1
+        top5_hits += int(labels[record.label] in [label for label, _ in shown.top[:5]])
+        if progress:
+            progress(i + 1, len(records))
+    return EvalResult(labels, confusion, top5_hits, unlabelled)
 
 
 def plot_confusion(result: EvalResult, path: Path, title: str) -> Path:

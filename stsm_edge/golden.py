@@ -9,10 +9,13 @@
                              values dequantized with `runtimes.base.dequantize`
   smoothing/cases.json       a 60-frame logit sequence (raw float32) + per SmoothingConfig the shown index
                              (None -> -1), score and smoothed top-3 per frame, from `Smoother`
+  pacing/cases.json          frame timestamps in integer ns (camera rates with jitter, a gap, a clock going
+                             back) + per time step the frames `StepPacer` takes as model steps
   format/cases.json          label/score/timing strings as `overlay.draw_prediction` formats them
   bench/cases.json           latency lists and numpy's p50/p90/p99/mean of them
   metadata/*.json            sidecars of a stream int8 artifact: ExecuTorch's (float I/O, int8 inside) and
-                             one with quantized int8 I/O (scale / zero point per input and output)
+                             one with quantized int8 I/O (scale / zero point per input and output), both
+                             recording the default model's time step
 
 Run: `python -m stsm_edge.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
 """
@@ -34,6 +37,7 @@ from stsm_edge.runner import NO_ACTION, _top_k
 from stsm_edge.runtimes.base import dequantize, quantize
 from stsm_edge.sidecar import SCHEMA, VERSION, validate_sidecar
 from stsm_edge.smoothing import Smoother, SmoothingConfig
+from stsm_edge.timebase import DEFAULT_STEP_SECONDS, EARLY_TOLERANCE_DIVISOR, StepPacer, TimeStep
 
 FORMAT_VERSION = 1
 VIDEO, FRAME_INDEX = "cup.mp4", 30
@@ -47,6 +51,10 @@ SMOOTHING_CONFIGS = (
     SmoothingConfig(window=8, vote=5, min_hold=3, threshold=0.3),
     SmoothingConfig(window=2, vote=1, min_hold=2, threshold=0.5),
 )
+# The default model's step, a faster one, and no pacing (None: every frame a step).
+PACING_STEPS = (DEFAULT_STEP_SECONDS, 0.1, None)
+# CameraX stamps frames in ns since boot: a day's worth, so the seconds Python paces on are large floats.
+PACING_ORIGIN_NS = 86_400 * 10**9 + 123_456_789
 
 
 def _frame_bgr() -> np.ndarray:
@@ -177,6 +185,46 @@ def write_smoothing(directory: Path) -> dict:
     return {"configs": len(configs)}
 
 
+def _camera_stamps(fps: float, frames: int, start_ns: int = PACING_ORIGIN_NS) -> list[int]:
+    return [start_ns + round(i * 1e9 / fps) for i in range(frames)]
+
+
+def pacing_sequences() -> dict[str, list[int]]:
+    """Frame timestamps (ns) as cameras deliver them: steady rates, jitter, a stall and a clock going back."""
+    rng = np.random.default_rng(3)
+    jitter = rng.integers(-3_000_000, 3_000_001, size=90)  # +-3 ms on 33 ms: stays increasing
+    stalled = _camera_stamps(30, 28)  # 28 and 32 frames: off the 5-frame cycle, so a restart shows
+    resumed = _camera_stamps(30, 30, stalled[-1] + 450_000_000)  # a 0.45 s stall: longer than any step here
+    before = _camera_stamps(30, 32)
+    after = _camera_stamps(30, 30, before[-1] - 2_000_000_000)  # a new source whose clock is 2 s behind
+    return {
+        "30fps_jitter": [t + int(j) for t, j in zip(_camera_stamps(30, 90), jitter)],
+        "25fps": _camera_stamps(25, 75),
+        "60fps": _camera_stamps(60, 150),
+        "12fps": _camera_stamps(12, 36),
+        "30fps_gap": stalled + resumed,
+        "30fps_backwards": before + after,
+    }
+
+
+def write_pacing(directory: Path) -> dict:
+    """Python's StepPacer on each sequence and step, fed seconds = ns / 1e9 (checked to round-trip to the ns)."""
+    cases = []
+    for name, stamps in pacing_sequences().items():
+        seconds = [ns / 1e9 for ns in stamps]
+        drifted = [ns for ns, t in zip(stamps, seconds) if round(t * 1e9) != ns]
+        if drifted:
+            raise RuntimeError(f"pacing case {name}: {drifted[0]} ns does not round-trip through seconds")
+        for step in PACING_STEPS:
+            pacer = StepPacer(step)
+            cases.append({"name": name, "step_seconds": step, "step_ns": pacer.step_ns, "timestamps_ns": stamps,
+                          "steps": [pacer.is_step(t) for t in seconds]})
+    _write_json(directory / "pacing" / "cases.json",
+                {"early_tolerance_divisor": EARLY_TOLERANCE_DIVISOR, "default_step_seconds": DEFAULT_STEP_SECONDS,
+                 "cases": cases})
+    return {"cases": len(cases)}
+
+
 def write_format(directory: Path) -> dict:
     """How the Python overlay writes a top-k line and the timing line (the phone shows the same)."""
     scores = [0.0, 0.004, 0.005, 0.125, 0.135, 0.5, 0.875, 0.9951, 0.99949, 1.0, 0.3333333333, 0.02500000001]
@@ -186,7 +234,7 @@ def write_format(directory: Path) -> dict:
     timings = []
     for latency, fps in [(12.25, 30.0), (7.05, None), (0.04, 81.25), (123.456, 9.95), (3.15, 0.0)]:
         timings.append({"latency_ms": latency, "fps": fps,
-                        "text": f"{latency:.1f} ms/frame" + (f"  {fps:.1f} FPS" if fps else "")})
+                        "text": f"{latency:.1f} ms/step" + (f"  {fps:.1f} FPS" if fps else "")})
     _write_json(directory / "format" / "cases.json", {"lines": lines, "timings": timings})
     return {"lines": len(lines), "timings": len(timings)}
 
@@ -227,6 +275,7 @@ def _stream_sidecar(model, form, quantized_io: bool) -> dict:
             spec["quantization"] = {"scale": float(np.float32(0.02 / (i + 1))), "zero_point": (i * 7) % 50 - 20,
                                     "dtype": "int8"}
             spec["dtype"] = "int8"
+    data["time_step"] = TimeStep(DEFAULT_STEP_SECONDS, 0.012, "training (segment sampling)").to_dict()
     data = {"schema": SCHEMA, "version": VERSION, **data,
             "quantization": {"tool": "golden", "symmetric": not quantized_io},
             "parity": {"passed": True, "note": "golden file, not a real export"}}
@@ -249,6 +298,7 @@ def write_golden(directory: str | Path) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     summary = {"format_version": FORMAT_VERSION, "preprocess": write_preprocess(directory),
                "quantize": write_quantize(directory), "smoothing": write_smoothing(directory),
+               "pacing": write_pacing(directory),
                "format": write_format(directory), "bench": write_bench(directory),
                "metadata": write_metadata(directory)}
     _write_json(directory / "index.json", summary)

@@ -18,13 +18,13 @@ LINE = 22
 
 
 def draw_prediction(frame: np.ndarray, prediction: Prediction, fps: float | None = None) -> np.ndarray:
-    """Top-k labels with score bars, ms/frame and FPS, on a dark panel in the top-left corner."""
+    """Top-k labels with score bars, ms per model step and FPS, on a dark panel in the top-left corner."""
     out = frame.copy()
     rows = max(1, len(prediction.top)) + 1
     panel_w = min(out.shape[1], BAR_WIDTH + 230)
     panel = out[: rows * LINE + 10, :panel_w]
     panel[:] = (panel * 0.35).astype(np.uint8)
-    timing = f"{prediction.latency_ms:.1f} ms/frame" + (f"  {fps:.1f} FPS" if fps else "")
+    timing = f"{prediction.model_ms:.1f} ms/step" + (f"  {fps:.1f} FPS" if fps else "")
     cv2.putText(out, f"{prediction.label}   {timing}", (6, LINE - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                 (255, 255, 255), 1, cv2.LINE_AA)
     for i, (label, score) in enumerate(prediction.top, start=1):

@@ -8,14 +8,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from stsm_edge.fileio import atomic_write_text
 from stsm_edge.overlay import annotated_video, draw_prediction
 from stsm_edge.runner import FrameBufferRunner, Prediction
-from stsm_edge.video import iter_video, open_video
+from stsm_edge.video import iter_video_timed, video_info
 
 
 @dataclass
@@ -41,47 +40,63 @@ class RunReport:
     def fps(self) -> float:
         return 1e3 / self.mean_ms if self.mean_ms else 0.0
 
+    @property
+    def model_steps(self) -> int:
+        return sum(p.model_step for p in self.predictions)
 
-def video_fps(path: Path) -> float:
-    capture = open_video(path)
-    try:
-        return capture.get(cv2.CAP_PROP_FPS)
-    finally:
-        capture.release()
+    @property
+    def seconds(self) -> float:
+        """Video time covered: first to last timestamp, plus one frame."""
+        if len(self.predictions) < 2:
+            return 0.0
+        first, last = self.predictions[0].timestamp, self.predictions[-1].timestamp
+        return (last - first) * len(self.predictions) / (len(self.predictions) - 1)
+
+    @property
+    def steps_per_second(self) -> float:
+        """Model steps per second of video time: the model's step rate when paced, the frame rate when not."""
+        return self.model_steps / self.seconds if self.seconds else 0.0
+
+    @property
+    def core_share(self) -> float:
+        """Fraction of one core the model steps take in real time: steps per second x seconds per step."""
+        return self.steps_per_second * self.mean_model_ms / 1e3
 
 
 def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | None = None,
                     max_frames: int | None = None, progress: bool = True) -> RunReport:
+    """Every frame of `video` through the runner at the video's own timestamps, so the runner paces model steps
+    as it would on a live camera of that frame rate."""
     runner.reset()
     predictions: list[Prediction] = []
-    frames = iter_video(Path(video), max_frames)
+    frames = iter_video_timed(Path(video), max_frames)
     with tqdm(desc=Path(video).name, unit="frame", disable=not progress) as bar:
         if annotated is None:
-            for frame in frames:
-                predictions.append(runner.step(frame))
+            for frame, stamp in frames:
+                predictions.append(runner.step(frame, stamp))
                 bar.update()
         else:
-            with annotated_video(annotated, video_fps(video)) as sink:
-                for frame in frames:
-                    predictions.append(runner.step(frame))
+            with annotated_video(annotated, video_info(video)[0]) as sink:
+                for frame, stamp in frames:
+                    predictions.append(runner.step(frame, stamp))
                     sink.write(draw_prediction(frame, predictions[-1]))
                     bar.update()
     return RunReport(predictions)
 
 
-def label_timeline(predictions: list[Prediction]) -> list[tuple[int, int, str]]:
-    """(first frame, last frame, label) runs of the smoothed label."""
-    runs: list[tuple[int, int, str]] = []
+def label_timeline(predictions: list[Prediction]) -> list[tuple[Prediction, Prediction]]:
+    """(first, last) prediction of each run of one smoothed label."""
+    runs: list[tuple[Prediction, Prediction]] = []
     for p in predictions:
-        if runs and runs[-1][2] == p.label:
-            runs[-1] = (runs[-1][0], p.frame_index, p.label)
+        if runs and runs[-1][0].label == p.label:
+            runs[-1] = (runs[-1][0], p)
         else:
-            runs.append((p.frame_index, p.frame_index, p.label))
+            runs.append((p, p))
     return runs
 
 
 def _rows(predictions: list[Prediction]) -> list[dict]:
-    return [{"frame": p.frame_index, "label": p.label, "score": round(p.score, 6),
+    return [{"frame": p.frame_index, "time_s": round(p.timestamp, 4), "model_step": p.model_step, "label": p.label, "score": round(p.score, 6),
              "raw_top1": p.raw_top[0][0] if p.raw_top else "", "raw_score": round(p.raw_top[0][1], 6) if p.raw_top else 0.0,
              "top": [[label, round(score, 6)] for label, score in p.top],
              "latency_ms": round(p.latency_ms, 3), "ran_model": p.ran_model} for p in predictions]

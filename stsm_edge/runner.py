@@ -1,8 +1,11 @@
 """FrameBufferRunner: live recognition on any artifact, one frame at a time.
 
-Streaming artifacts apply the temporal shift online: the states they return are fed back with the
-next frame, so each frame costs one backbone pass. Clip artifacts (bidirectional shift) keep a ring
-buffer of the last T frames and run a whole clip every `stride` frames: the slow baseline.
+Frames are paced by timestamp to the model's time step (`stsm_edge.timebase`): a frame becomes a model
+step when a step has passed since the last one, and the frames in between are shown with the latest
+prediction without being preprocessed or run. Streaming artifacts apply the temporal shift online: the
+states they return are fed back with the next step, so each step costs one backbone pass. Clip artifacts
+(bidirectional shift) keep a ring buffer of the last T steps and run a whole clip every `stride` steps:
+the slow baseline.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from stsm_edge.errors import ArtifactError
 from stsm_edge.preprocess import preprocess
 from stsm_edge.runtimes.base import Runtime, open_runtime
 from stsm_edge.smoothing import Smoother, SmoothingConfig, softmax
+from stsm_edge.timebase import StepPacer, resolve_time_step
 
 NO_ACTION = "no action"
 
@@ -31,6 +35,13 @@ class Prediction:
     raw_top: list[tuple[str, float]] = field(default_factory=list)  # this frame's own top-k
     latency_ms: float = 0.0  # preprocessing + model time for this frame
     ran_model: bool = False
+    model_step: bool = False  # the pacing took this frame as a model time step (else it showed the last label)
+    timestamp: float = 0.0  # seconds, as given to `step`
+    model_ms: float = 0.0  # latency of the model step whose result is shown (carried on the frames in between)
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3
 
 
 def _top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
@@ -39,8 +50,11 @@ def _top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, floa
 
 
 class FrameBufferRunner:
+    """`step(frame, timestamp)` per incoming frame. `step_seconds` overrides the model's recorded time step;
+    `pacing=False` makes every frame a model step (what a runner without a time base does)."""
+
     def __init__(self, runtime: Runtime, smoothing: SmoothingConfig = SmoothingConfig(), top_k: int = 3,
-                 stride: int = 1) -> None:
+                 stride: int = 1, step_seconds: float | None = None, pacing: bool = True) -> None:
         self.runtime = runtime
         self.form = runtime.form
         self.labels = runtime.labels
@@ -48,6 +62,8 @@ class FrameBufferRunner:
         self.n_segments = runtime.n_segments
         self.top_k, self.stride = top_k, max(1, stride)
         self.smoother = Smoother(smoothing)
+        self.time_step = resolve_time_step(runtime.time_step, step_seconds)
+        self.pacer = StepPacer(self.time_step.seconds if pacing else None)
         self.reset()
 
     @classmethod
@@ -71,22 +87,39 @@ class FrameBufferRunner:
         self._frame_index = 0
         self._last: Prediction | None = None
         self.smoother.reset()
+        self.pacer.reset()
 
-    def step(self, frame_bgr: np.ndarray) -> Prediction:
+    @property
+    def pacing(self) -> bool:
+        return self.pacer.step_ns is not None
+
+    def step(self, frame_bgr: np.ndarray, timestamp: float | None = None) -> Prediction:
+        """One incoming frame, stamped in seconds (a video's own timestamps; None: now, for live sources)."""
         start = time.perf_counter()
+        timestamp = time.monotonic() if timestamp is None else timestamp
+        index, self._frame_index = self._frame_index, self._frame_index + 1
+        if not self.pacer.is_step(timestamp):
+            return self._shown(index, timestamp, False, start)
         x = preprocess(frame_bgr, self.preprocess_spec)[None]
         logits = self._stream(x) if self.form == "stream" else self._clip(x)
-        index, self._frame_index = self._frame_index, self._frame_index + 1
-        latency = (time.perf_counter() - start) * 1e3
         if logits is None:  # clip form between passes or while the buffer fills
-            if self._last is None:
-                return Prediction(index, NO_ACTION, 0.0, latency_ms=latency)
-            return Prediction(index, self._last.label, self._last.score, self._last.top, self._last.raw_top, latency)
+            return self._shown(index, timestamp, True, start)
         smoothed = self.smoother.update(logits)
         label = NO_ACTION if smoothed.index is None else self.labels[smoothed.index]
+        latency = _ms_since(start)
         self._last = Prediction(index, label, smoothed.score, _top_k(smoothed.probs, self.labels, self.top_k),
-                                _top_k(softmax(logits), self.labels, self.top_k), latency, True)
+                                _top_k(softmax(logits), self.labels, self.top_k), latency, True, True, timestamp,
+                                latency)
         return self._last
+
+    def _shown(self, index: int, timestamp: float, model_step: bool, start: float) -> Prediction:
+        """A frame that did not run the model: the latest prediction again (or none yet)."""
+        last = self._last
+        if last is None:
+            return Prediction(index, NO_ACTION, 0.0, latency_ms=_ms_since(start), model_step=model_step,
+                              timestamp=timestamp)
+        return Prediction(index, last.label, last.score, last.top, last.raw_top, _ms_since(start), False, model_step,
+                          timestamp, last.model_ms)
 
     def _stream(self, x: np.ndarray) -> np.ndarray:
         (logits,), self._states = self.runtime.stream([x], self._states)

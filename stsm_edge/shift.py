@@ -58,6 +58,33 @@ PRESETS: dict[str, ShiftConfig] = {
 }
 
 
+CUSTOM = "custom"  # a shift given by explicit dims / fold_div / causal instead of a preset name
+METHODS = (*PRESETS, CUSTOM)
+
+
+def resolve_shift(method: str, dims: str | None = None, fold_div: int | None = None,
+                  causal: bool | None = None) -> ShiftConfig:
+    """The one way a method name becomes a shift: a preset of PRESETS, or `custom` with explicit settings
+    (fold_div 8 and bidirectional unless given). Every entry point (CLI, training, benchmarks, fidelity
+    study) comes through here, so "tsm" means the same shift everywhere."""
+    if method == CUSTOM:
+        if dims is None:
+            raise ValueError("a custom shift needs dims (e.g. --dims THW), with optional fold_div and causal")
+        return ShiftConfig(dims, 8 if fold_div is None else fold_div, bool(causal))
+    if method not in PRESETS:
+        raise ValueError(f"unknown shift method {method!r}; choose one of {', '.join(METHODS)}")
+    if (dims, fold_div, causal) != (None, None, None):
+        raise ValueError(f"dims, fold_div and causal come with the {method!r} preset; use method {CUSTOM!r} to set them")
+    return PRESETS[method]
+
+
+def preset_name(config: ShiftConfig) -> str:
+    """The preset a shift is, or "custom"; an empty dims is TSN whatever its fold_div."""
+    if not config.dims:
+        return "tsn"
+    return next((name for name, preset in PRESETS.items() if preset == config), CUSTOM)
+
+
 def group_size(channels: int, fold_div: int) -> int:
     """Channels in each shifted dimension's group."""
     return channels // fold_div

@@ -1,8 +1,9 @@
 """The metadata sidecar `<artifact>.json`: the contract between export time and run time.
 
 One versioned schema, read by the Python runner, the Android core and the benchmarks. Everything a
-runner needs to use an artifact is here: model config, labels, preprocessing, I/O names, shapes,
-dtypes and int8 quantization, state layout, provenance and parity figures.
+runner needs to use an artifact is here: model config, labels, preprocessing, the model's time step
+(optional: null when unknown), I/O names, shapes, dtypes and int8 quantization, state layout,
+provenance and parity figures.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
             missing = [key for key in TENSOR_KEYS if key not in spec]
             if missing:
                 raise ArtifactError(f"{source}: an entry of {group!r} lacks {missing[0]!r}")
+    time_step = data.get("time_step")
+    if time_step is not None and not (isinstance(time_step, dict) and isinstance(time_step.get("seconds"), (int, float))
+                                      and time_step["seconds"] > 0):
+        raise ArtifactError(f"{source}: 'time_step' must be null or an object with 'seconds' > 0")
     if len(data["labels"]) != data["model"].get("num_classes"):
         raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model'].get('num_classes')} classes")
     return data

@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -28,9 +29,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
+from stsm_edge.data.dataset import SAMPLINGS
 from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
 from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.shift import ShiftConfig, resolve_shift
+from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
+from stsm_edge.video import video_info
 from stsm_edge.weights import load_state_dict, load_weights, read_checkpoint, save_checkpoint
 
 
@@ -38,8 +43,10 @@ from stsm_edge.weights import load_state_dict, load_weights, read_checkpoint, sa
 class TrainConfig:
     data: str  # a folder with train.txt, labels.txt and (optionally) val.txt
     out: str
-    dims: str = "THW"
-    causal: bool = True
+    method: str = "stsm_causal"  # a name of stsm_edge.shift.PRESETS, or "custom" with dims / fold_div / causal
+    dims: str | None = None
+    fold_div: int | None = None
+    causal: bool | None = None
     n_segments: int = 8
     backbone: str = "mobilenet_v2"
     width_mult: float = 1.0
@@ -58,16 +65,45 @@ class TrainConfig:
     seed: int = 0
     flip_pairs: tuple[tuple[str, str], ...] | None = None  # None: the data folder's meta.json, if any
     max_steps_per_epoch: int | None = None  # for smoke runs
+    sampling: str = "segment"  # "segment" (TSN), "dense" (every dense_stride-th frame) or "timed"
+    dense_stride: int = 2
+    step_ms: float | None = None  # fixed time step between sampled frames; implies sampling "timed"
 
     def __post_init__(self) -> None:
+        try:
+            resolve_shift(self.method, self.dims, self.fold_div, self.causal)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if self.schedule not in ("cosine", "step"):
             raise InputError(f"unknown schedule {self.schedule!r}; choose cosine or step")
+        if self.step_ms is not None:
+            step_from_ms(self.step_ms)  # a one-line error for a step <= 0
+            self.sampling = "timed"
+        if self.sampling not in SAMPLINGS:
+            raise InputError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLINGS)}")
+        if self.sampling == "timed" and self.step_ms is None:
+            raise InputError("timed sampling needs --step-ms")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise InputError("epochs and batch size must be >= 1 and the learning rate > 0")
 
+    @property
+    def shift(self) -> ShiftConfig:
+        return resolve_shift(self.method, self.dims, self.fold_div, self.causal)
+
+    @property
+    def step_seconds(self) -> float | None:
+        return None if self.step_ms is None else self.step_ms / 1e3
+
+    def dataset(self, records, spec: PreprocessSpec, *, train: bool, **kwargs) -> VideoClipDataset:
+        """Clips sampled as this run samples them, for training (random offsets) or validation (centred)."""
+        return VideoClipDataset(records, self.n_segments, spec, train=train, sampling=self.sampling,
+                                dense_stride=self.dense_stride, step_seconds=self.step_seconds, **kwargs)
+
     def model_config(self, num_classes: int) -> ModelConfig:
+        shift = self.shift
         return ModelConfig(backbone=self.backbone, num_classes=num_classes, n_segments=self.n_segments,
-                           dims=self.dims, causal=self.causal, width_mult=self.width_mult, dropout=self.dropout)
+                           dims=shift.dims, fold_div=shift.fold_div, causal=shift.causal, width_mult=self.width_mult,
+                           dropout=self.dropout)
 
 
 @dataclass
@@ -142,8 +178,13 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> Path:
-    """Train; returns the path of the best checkpoint (best.pt; last.pt when there is no val split)."""
+def train(config: TrainConfig, resume: str | Path | None = None, log=print,
+          after_epoch: Callable[[int, TemporalSegmentNetwork], None] | None = None) -> Path:
+    """Train; returns the path of the best checkpoint (best.pt; last.pt when there is no val split).
+
+    `after_epoch(epoch, model)` runs on rank 0 after each epoch's checkpoints are written (a study's own
+    per-epoch evaluation); the model is in eval mode and must not be changed.
+    """
     rank, world = _distributed()
     data, out = Path(config.data), Path(config.out)
     labels = read_labels(data / "labels.txt")
@@ -162,14 +203,19 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> P
         load_weights(model, config.pretrained)
 
     flip = label_swap_map(labels, list(_flip_pairs(config))) or None
-    train_set = VideoClipDataset(read_annotations(data / "train.txt"), config.n_segments, spec, train=True,
-                                 augment=ClipAugment(flip_label_map=flip), seed=config.seed)
+    train_records = read_annotations(data / "train.txt")
+    time_step = measure_time_step(config, train_records) if rank == 0 else None
+    if rank == 0:
+        log(f"model time step: {time_step.describe()}" if time_step else
+            "model time step unknown: the training clips have no frame rate (image folders?); set --step-ms at export")
+    train_set = config.dataset(train_records, spec, train=True, augment=ClipAugment(flip_label_map=flip),
+                               seed=config.seed)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
     train_loader = make_loader(train_set, config.batch_size, shuffle=sampler is None, workers=config.workers,
                                sampler=sampler)
     val_loader = None
     if (data / "val.txt").exists() and rank == 0:
-        val_set = VideoClipDataset(read_annotations(data / "val.txt"), config.n_segments, spec, train=False)
+        val_set = config.dataset(read_annotations(data / "val.txt"), spec, train=False)
         val_loader = make_loader(val_set, config.batch_size, shuffle=False, workers=config.workers)
     net = DistributedDataParallel(model) if world > 1 else model
 
@@ -197,11 +243,13 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> P
             score = val_top1 if val_top1 is not None else entry.train_top1
             is_best = score > best
             best = max(best, score)
-            _save(model, labels, spec, config, out / "last.pt", optimizer, epoch, best)
+            _save(model, labels, spec, config, time_step, out / "last.pt", optimizer, epoch, best)
             if is_best:
-                _save(model, labels, spec, config, out / "best.pt", None, epoch, best)
+                _save(model, labels, spec, config, time_step, out / "best.pt", None, epoch, best)
             with open(out / "log.jsonl", "a") as f:
                 f.write(json.dumps(asdict(entry)) + "\n")
+            if after_epoch is not None:
+                after_epoch(epoch, model.eval())
             val_text = f"{val_top1:.1%}" if val_top1 is not None else "-"
             log(f"epoch {epoch + 1}: loss {entry.train_loss:.3f}, train top-1 {entry.train_top1:.1%}, "
                 f"val top-1 {val_text}, {entry.seconds:.0f} s")
@@ -212,12 +260,26 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print) -> P
     return out / ("best.pt" if (out / "best.pt").exists() else "last.pt")
 
 
-def _save(model: TemporalSegmentNetwork, labels: list[str], spec: PreprocessSpec, config: TrainConfig, path: Path,
-          optimizer: torch.optim.Optimizer | None, epoch: int, best: float) -> None:
+def measure_time_step(config: TrainConfig, records) -> TimeStep | None:
+    """The time step this run teaches, from the headers of (at most MEASURED_CLIPS, evenly picked) training videos."""
+    if config.sampling == "timed":
+        return training_time_step([], config.n_segments, "timed", step_seconds=config.step_seconds)
+    picked = records[:: max(1, len(records) // MEASURED_CLIPS)][:MEASURED_CLIPS]
+    clips = []
+    for record in picked:
+        if record.path.is_file():
+            fps, frames = video_info(record.path)
+            clips.append((fps, record.num_frames or frames))
+    return training_time_step(clips, config.n_segments, config.sampling, config.dense_stride)
+
+
+def _save(model: TemporalSegmentNetwork, labels: list[str], spec: PreprocessSpec, config: TrainConfig,
+          time_step: TimeStep | None, path: Path, optimizer: torch.optim.Optimizer | None, epoch: int,
+          best: float) -> None:
     extra = {"train_config": asdict(config), "epoch": epoch, "best_val_top1": best}
     if optimizer is not None:
         extra["optimizer"] = optimizer.state_dict()
-    save_checkpoint(model, path, labels, spec, extra)
+    save_checkpoint(model, path, labels, spec, extra, time_step)
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -27,6 +27,39 @@ def open_video(path: Path) -> cv2.VideoCapture:
     return capture
 
 
+def video_info(path: Path) -> tuple[float, int]:
+    """(frames per second, frame count) from a video's header; 0 where the header does not say."""
+    capture = open_video(path)
+    try:
+        return max(0.0, capture.get(cv2.CAP_PROP_FPS)), max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+def iter_video_timed(path: Path, max_frames: int | None = None) -> Iterator[tuple[np.ndarray, float]]:
+    """(BGR frame, its timestamp in seconds) of a video: the container's timestamps, or index / fps where the
+    decoder reports none (a timestamp that does not increase)."""
+    capture = open_video(path)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    nominal = 1.0 / fps if fps > 0 else 1.0 / 30
+    index, last = 0, -1.0
+    try:
+        while max_frames is None or index < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1e3
+            if index > 0 and stamp <= last:
+                stamp = last + nominal
+            last = stamp
+            index += 1
+            yield frame, stamp
+    finally:
+        capture.release()
+    if index == 0:
+        raise InputError(f"{path}: no decodable frames (empty, truncated or corrupt video)")
+
+
 def iter_video(path: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
     """BGR frames of a video; a file that yields no frame at all is an error."""
     capture = open_video(path)

@@ -1,8 +1,9 @@
 """The webcam demo: live top-3 with score bars, FPS and ms/frame; q quits, r resets, space pauses.
 
 A camera (or stream URL) is read on its own thread that keeps only the newest frame, so recognition
-stays real-time and stale frames are dropped. A video file is read frame by frame (a file never goes
-stale), which makes `--headless --record` on a file deterministic.
+stays real-time and stale frames are dropped; each frame is stamped with its capture time, and the
+runner paces model steps by those stamps. A video file is read frame by frame at its own timestamps (a
+file never goes stale), which makes `--headless --record` on a file deterministic.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ import numpy as np
 from stsm_edge.errors import InputError
 from stsm_edge.overlay import annotated_video, draw_prediction
 from stsm_edge.runner import FrameBufferRunner
-from stsm_edge.video import iter_video
+from stsm_edge.video import iter_video_timed, video_info
 
 WINDOW = "stsm-edge"
 
 
 class LatestFrameReader:
-    """Reads a live source on a thread; `frames()` yields the newest frame, dropping the ones in between."""
+    """Reads a live source on a thread; `frames()` yields the newest (frame, capture time), dropping the ones
+    in between."""
 
     def __init__(self, capture: cv2.VideoCapture) -> None:
         self._capture = capture
-        self._frame: np.ndarray | None = None
+        self._frame: tuple[np.ndarray, float] | None = None
         self._fresh = threading.Condition()
         self._running = True
         self.dropped = 0
@@ -38,15 +40,16 @@ class LatestFrameReader:
     def _read(self) -> None:
         while self._running:
             ok, frame = self._capture.read()
+            captured = time.monotonic()
             with self._fresh:
                 if not ok:
                     self._running = False
                 elif self._frame is not None:
                     self.dropped += 1
-                self._frame = frame if ok else None
+                self._frame = (frame, captured) if ok else None
                 self._fresh.notify()
 
-    def frames(self) -> Iterator[np.ndarray]:
+    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
         while True:
             with self._fresh:
                 while self._frame is None and self._running:
@@ -69,12 +72,10 @@ def open_camera(index: int) -> cv2.VideoCapture:
     return capture
 
 
-def _live_source(camera: int | None, source: str | None) -> tuple[Iterator[np.ndarray], float, LatestFrameReader | None]:
+def _live_source(camera: int | None, source: str | None
+                 ) -> tuple[Iterator[tuple[np.ndarray, float]], float, LatestFrameReader | None]:
     if source is not None and Path(source).exists():
-        capture = cv2.VideoCapture(source)
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        capture.release()
-        return iter_video(Path(source)), fps, None
+        return iter_video_timed(Path(source)), video_info(Path(source))[0], None
     if source is not None:
         capture = cv2.VideoCapture(source)  # a stream URL
         if not capture.isOpened():
@@ -118,10 +119,11 @@ def run_webcam(runner: FrameBufferRunner, camera: int | None = None, source: str
             "dropped": reader.dropped if reader else 0, "record": str(record) if record else None}
 
 
-def _loop(runner: FrameBufferRunner, frames: Iterator[np.ndarray], headless: bool, write, max_frames: int | None) -> int:
+def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]], headless: bool, write,
+          max_frames: int | None) -> int:
     shown, last_tick, fps = 0, time.perf_counter(), 0.0
-    for frame in frames:
-        prediction = runner.step(frame)
+    for frame, stamp in frames:
+        prediction = runner.step(frame, stamp)
         now = time.perf_counter()
         instant = 1.0 / max(now - last_tick, 1e-6)
         fps, last_tick = (0.9 * fps + 0.1 * instant) if fps else instant, now

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
 from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.timebase import TimeStep
 
 log = logging.getLogger(__name__)
 
@@ -176,16 +177,19 @@ class ModelBundle:
     labels: list[str]
     preprocess: PreprocessSpec
     source: dict
+    time_step: TimeStep | None = None  # the step between frames the model learnt; None when unknown
 
 
 def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str] | None = None,
-                    preprocess: PreprocessSpec = PreprocessSpec(), extra: dict | None = None) -> None:
+                    preprocess: PreprocessSpec = PreprocessSpec(), extra: dict | None = None,
+                    time_step: TimeStep | None = None) -> None:
     """Our own checkpoint: the state dict plus everything needed to rebuild and run the model."""
     from stsm_edge.fileio import atomic_output
 
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "config": model.config.to_dict(),
                "state_dict": model.backbone.state_dict(), "labels": list(labels or []),
-               "preprocess": preprocess.to_dict(), **(extra or {})}
+               "preprocess": preprocess.to_dict(), "time_step": time_step.to_dict() if time_step else None,
+               **(extra or {})}
     with atomic_output(Path(path)) as tmp:
         torch.save(payload, tmp)
 
@@ -217,7 +221,8 @@ def load_model(path: Path) -> ModelBundle:
     load_state_dict(model, data["state_dict"], str(path))
     labels = list(data.get("labels") or []) or [f"class_{i}" for i in range(model.config.num_classes)]
     preprocess = PreprocessSpec.from_dict(data["preprocess"]) if "preprocess" in data else PreprocessSpec()
-    return ModelBundle(model.eval(), labels, preprocess, {"checkpoint": path.name, "sha256": file_sha256(path)})
+    return ModelBundle(model.eval(), labels, preprocess, {"checkpoint": path.name, "sha256": file_sha256(path)},
+                       TimeStep.from_dict(data.get("time_step")))
 
 
 def file_sha256(path: Path) -> str:

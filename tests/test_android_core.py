@@ -46,6 +46,7 @@ def test_golden_files_are_deterministic(golden, tmp_path):
     assert logit_sequence().dtype == np.float32
     index = json.loads((a / "index.json").read_text())
     assert index["preprocess"]["cases"] >= 5 and index["smoothing"]["configs"] >= 5
+    assert index["pacing"]["cases"] >= 12
 
 
 def test_java_core_matches_python(golden):
@@ -64,3 +65,4 @@ def test_java_core_matches_python(golden):
     diffs = [float(x) for x in re.findall(r"GOLDEN preprocess max_abs_diff=(\S+)", output)]
     assert diffs and diffs[0] <= 1e-5
     assert "GOLDEN smoothing configs=" in output
+    assert "GOLDEN pacing cases=" in output

@@ -16,6 +16,7 @@ from stsm_edge.models import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
+from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
 from stsm_edge.weights import ModelBundle, load_model, save_checkpoint
 
@@ -26,12 +27,13 @@ LABELS = [f"action_{i}" for i in range(10)]
 def checkpoint(tmp_path_factory):
     model = small_causal_model(real_frames(24))
     path = tmp_path_factory.mktemp("ckpt") / "small_causal.pt"
-    save_checkpoint(model, path, labels=LABELS, preprocess=SPEC)
+    save_checkpoint(model, path, labels=LABELS, preprocess=SPEC, time_step=TimeStep(1 / 6, 0.0, "test"))
     return path
 
 
 def small_runner(checkpoint, **kwargs):
-    return FrameBufferRunner.open(checkpoint, **kwargs)
+    """A runner that takes every frame as a model step (these tests are about steps, not their pacing)."""
+    return FrameBufferRunner.open(checkpoint, **{"pacing": False, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_reset_restores_a_fresh_runner(checkpoint, frames):
 
 def test_clip_form_runs_a_clip_every_stride(checkpoint, frames):
     runtime = TorchRuntime(checkpoint, bundle=load_model(checkpoint), form="clip")
-    runner = FrameBufferRunner(runtime, stride=2)
+    runner = FrameBufferRunner(runtime, stride=2, pacing=False)
     ran = [runner.step(f).ran_model for f in frames[:10]]
     assert ran == [False, False, False, True, False, True, False, True, False, True]
 
@@ -147,7 +149,7 @@ def test_run_writes_predictions_and_annotated_video(checkpoint, tmp_path):
     result = cli("run", video_path("cup.mp4"), "--model", checkpoint, "--max-frames", 25, "--out", out,
                  "--predictions", predictions, "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "25 frames, stream form on torch" in result.stdout and "label timeline" in result.stdout
+    assert "25 frames (0.9 s of video), stream form on torch" in result.stdout and "label timeline" in result.stdout
     assert len(predictions.read_text().splitlines()) == 26
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 25
 

@@ -63,8 +63,8 @@ def test_generator_is_deterministic_by_seed(motion_data, tmp_path):
 def test_opposite_classes_are_the_same_motion_played_backwards(forward, backward):
     """What makes single frames useless: a class's trajectory reversed in time is its opposite's."""
     spec = MotionSpec()
-    a = _trajectory(forward, spec.frames, spec, np.random.default_rng(1))
-    b = _trajectory(backward, spec.frames, spec, np.random.default_rng(1))
+    a = _trajectory(forward, spec.frame_times(), spec, np.random.default_rng(1))
+    b = _trajectory(backward, spec.frame_times(), spec, np.random.default_rng(1))
     for x, y in zip(a, b):
         assert np.allclose(np.asarray(x)[::-1] * np.ones(spec.frames), np.asarray(y) * np.ones(spec.frames))
     assert any(np.ptp(np.asarray(x) * np.ones(spec.frames)) > 0 for x in a)  # and it does move
@@ -72,11 +72,11 @@ def test_opposite_classes_are_the_same_motion_played_backwards(forward, backward
 
 def test_swipe_right_moves_right_and_clockwise_turns_clockwise():
     spec = MotionSpec()
-    dx, dy, _, _ = _trajectory("swipe right", spec.frames, spec, np.random.default_rng(0))
+    dx, dy, _, _ = _trajectory("swipe right", spec.frame_times(), spec, np.random.default_rng(0))
     assert np.all(np.diff(dx) > 0) and not np.any(dy)
-    _, _, scale, _ = _trajectory("zoom in", spec.frames, spec, np.random.default_rng(0))
+    _, _, scale, _ = _trajectory("zoom in", spec.frame_times(), spec, np.random.default_rng(0))
     assert np.all(np.diff(scale) > 0)
-    _, _, _, angle = _trajectory("rotate clockwise", spec.frames, spec, np.random.default_rng(0))
+    _, _, _, angle = _trajectory("rotate clockwise", spec.frame_times(), spec, np.random.default_rng(0))
     assert np.all(np.diff(angle) < 0)  # OpenCV angles turn anticlockwise on screen
 
 

@@ -1,10 +1,19 @@
-"""The paper's claims at small scale: TSN vs TSM vs STSM (bidirectional and causal) on the motion benchmark.
+"""The paper's claims at small scale: TSN, TSM and STSM (bidirectional and causal) on the motion benchmark.
 
-Same data, schedule and seeds for every model; each trained model is evaluated on the test split, and
-the causal STSM model of each seed is exported in int8 to ExecuTorch, TFLite and ONNX and evaluated again
-through each runtime. Writes `results.json` and `table.md` (mean ± sample std over seeds) to --out.
+Same data (the motion benchmark as shipped), backbone (MobileNetV2, ImageNet init), schedule and seeds for
+every model; every shift comes from `stsm_edge.shift.PRESETS` (or, for the alpha ablation, a custom THW shift
+resolved by the same function). Each (model, seed) run is evaluated on the test split after every epoch, so
+each model has a learning curve; the STSM causal runs are then exported to int8 streaming artifacts and
+evaluated in their runtimes.
 
-    python -m benchmarks.fidelity.run --data runs/motion --out benchmarks/fidelity   # about 55 min on 2 cores
+A study of many runs spans sessions. Each run writes `runs/<run>.json` under --out after every epoch and
+trains in its own folder under --runs with `last.pt`, so an interrupted run resumes from its last finished
+epoch and a finished run is never redone. `table.md`, `curves.png` and `results.json` are rebuilt from
+whatever run files exist, each time:
+
+    python -m benchmarks.fidelity.run                       # everything: 5 models x 3 seeds + 3 ablation runs
+                                                            # (about 20 minutes a run on 2 cores)
+    python -m benchmarks.fidelity.run --report-only         # rebuild the table and the plot
 """
 
 from __future__ import annotations
@@ -13,162 +22,273 @@ import argparse
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from stsm_edge.data import make_loader, read_annotations
 from stsm_edge.data.motion import MOTION_CLASSES, make_motion_data
 from stsm_edge.evaluate import evaluate
-from stsm_edge.fileio import atomic_write_text
+from stsm_edge.fileio import atomic_output, atomic_write_text
 from stsm_edge.info import model_cost
 from stsm_edge.models.tsn import build_model
+from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
+from stsm_edge.shift import ShiftConfig, resolve_shift
 from stsm_edge.train import TrainConfig, train
 from stsm_edge.versions import package_versions
 
-# name -> (shifted dims, causal)
-MODELS = {
-    "TSN": ("", False),
-    "TSM": ("T", False),
-    "TSM causal": ("T", True),
-    "STSM": ("THW", False),
-    "STSM causal": ("THW", True),
-}
+HERE = Path(__file__).resolve().parent
 INT8_TARGETS = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
+PAPER = ("The paper (Kinetics-400, ImageNet-initialised, 8 frames): R-50 STSM 75.0 vs TSM 74.1; MobileNetV2 "
+         "STSM 69.9 vs TSM 69.5; its alpha ablation (Table 1) peaks at 3/8.")
 
 
-def export_int8(checkpoint: Path, data: Path, out: Path) -> dict[str, Path]:
-    """int8 streaming artifacts of a checkpoint, calibrated on train clips (through the CLI, as a user would).
+@dataclass(frozen=True)
+class Study:
+    """One row of the study: a name, and the shift it trains (a preset name, or custom settings)."""
 
-    A target whose export fails is left out of the table (its error is printed), not fatal to the study.
-    """
-    artifacts = {}
+    name: str
+    method: str
+    dims: str | None = None
+    fold_div: int | None = None
+    causal: bool | None = None
+
+    @property
+    def shift(self) -> ShiftConfig:
+        return resolve_shift(self.method, self.dims, self.fold_div, self.causal)
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace(" ", "_").replace("/", "_").replace("=", "")
+
+
+MODELS = (Study("TSN", "tsn"), Study("TSM", "tsm"), Study("TSM online", "tsm_online"), Study("STSM", "stsm"),
+          Study("STSM causal", "stsm_causal"))
+# The paper's Table 1 for STSM causal: alpha = 3 / fold_div of the channels move (THW). 3/8 is STSM causal itself.
+ABLATION = {"1/8": Study("STSM causal a=1/8", "custom", "THW", 24, True),
+            "1/4": Study("STSM causal a=1/4", "custom", "THW", 12, True),
+            "3/8": MODELS[-1],
+            "3/4": Study("STSM causal a=3/4", "custom", "THW", 4, True)}
+
+
+def settings_of(args: argparse.Namespace) -> dict:
+    """What makes two runs comparable; a run file made with other settings is refused, not mixed in."""
+    return {"data": str(args.data), "size": args.size, "epochs": args.epochs, "lr": args.lr,
+            "batch_size": args.batch_size, "step_ms": args.step_ms, "max_steps": args.max_steps, "segments": 8,
+            "backbone": "mobilenet_v2"}
+
+
+def direction_top1(confusion: np.ndarray) -> float:
+    """Top-1 over the clips of the eight direction classes (everything but "no motion")."""
+    rows = [i for i, label in enumerate(MOTION_CLASSES) if label != "no motion"]
+    return float(sum(confusion[i, i] for i in rows) / max(confusion[rows].sum(), 1))
+
+
+@torch.no_grad()
+def test_confusion(model, loader) -> np.ndarray:
+    confusion = np.zeros((len(MOTION_CLASSES),) * 2, np.int64)
+    for clips, labels in loader:
+        for true, predicted in zip(labels.tolist(), model(clips).argmax(1).tolist()):
+            confusion[true, predicted] += 1
+    return confusion
+
+
+def run_one(study: Study, seed: int, args: argparse.Namespace, record_path: Path) -> dict:
+    """Train (or resume) one run, evaluating the test split after every epoch; the record is saved each epoch."""
+    settings = settings_of(args)
+    record = json.loads(record_path.read_text()) if record_path.exists() else {
+        "name": study.name, "method": study.method, "shift": study.shift.__dict__, "seed": seed,
+        "settings": settings, "epochs": [], "status": "running", "versions": package_versions()}
+    if record["settings"] != settings:
+        raise SystemExit(f"{record_path}: made with other settings ({record['settings']}); use another --out")
+    if record["status"] == "done":
+        return record
+    data = Path(args.data)
+    shift = study.shift
+    config = TrainConfig(data=str(data), out=str(Path(args.runs) / f"{study.slug}_seed{seed}"), method="custom",
+                         dims=shift.dims, fold_div=shift.fold_div, causal=shift.causal, size=args.size,
+                         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=seed, workers=args.workers,
+                         step_ms=args.step_ms, max_steps_per_epoch=args.max_steps)
+    spec = PreprocessSpec.for_size(args.size, args.size)
+    test = make_loader(config.dataset(read_annotations(data / "test.txt"), spec, train=False), args.batch_size,
+                       shuffle=False, workers=args.workers)
+    started = time.perf_counter()
+
+    def after_epoch(epoch: int, model) -> None:
+        confusion = test_confusion(model, test)
+        log = [json.loads(line) for line in (Path(config.out) / "log.jsonl").read_text().splitlines()]
+        record["epochs"] = [e for e in record["epochs"] if e["epoch"] < epoch + 1] + [{
+            "epoch": epoch + 1, "val_top1": log[-1]["val_top1"], "test_top1": float(np.trace(confusion) / confusion.sum()),
+            "test_direction_top1": direction_top1(confusion), "train_seconds": log[-1]["seconds"]}]
+        atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+        print(f"{study.name} seed {seed} epoch {epoch + 1}: test top-1 {record['epochs'][-1]['test_top1']:.1%}",
+              flush=True)
+
+    last = Path(config.out) / "last.pt"
+    train(config, resume=last if last.exists() else None, after_epoch=after_epoch)
+    model = build_model(config.model_config(len(MOTION_CLASSES)))
+    cost = model_cost(study.name, model, args.size, args.size)
+    record.update(status="done", params=cost.params, gflops=cost.flops / 1e9, checkpoint=str(last),
+                  minutes_this_session=round((time.perf_counter() - started) / 60, 1))
+    atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def add_int8(record: dict, record_path: Path, args: argparse.Namespace) -> None:
+    """int8 streaming artifacts of a finished causal run, calibrated on train clips, evaluated on the test split."""
+    from stsm_edge.cli import main as cli_main
+
+    data = Path(args.data)
+    out = Path(record["checkpoint"]).parent / "int8"
     for target, suffix in INT8_TARGETS.items():
-        subprocess.run([sys.executable, "-m", "stsm_edge", "export", "--checkpoint", str(checkpoint), "--target",
-                        target, "--precision", "int8", "--form", "stream", "--calib", str(data / "train.txt"),
-                        "--calib-frames", "288", "--verify", str(data / "val.txt"), "--verify-frames", "144",
-                        "--out", str(out), "--quiet"], check=False)
+        if target in record.get("int8_top1", {}):
+            continue
+        cli_main(["export", "--checkpoint", record["checkpoint"], "--target", target, "--precision", "int8",
+                  "--form", "stream", "--calib", str(data / "train.txt"), "--calib-frames", "288", "--verify",
+                  str(data / "val.txt"), "--verify-frames", "144", "--out", str(out), "--quiet"])
         made = sorted(out.glob(f"*{suffix}"))
         if made:
-            artifacts[target] = made[0]
-    return artifacts
+            record.setdefault("int8_top1", {})[target] = evaluate(open_runtime(made[0]), data / "test.txt").top1
+            atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
 
 
-def direction_top1(result) -> float:
-    """Top-1 over the clips of the eight direction classes (everything but "no motion")."""
-    rows = [result.labels.index(label) for label in MOTION_CLASSES if label != "no motion"]
-    return float(sum(result.confusion[i, i] for i in rows) / max(result.confusion[rows].sum(), 1))
+# ---- the report ---------------------------------------------------------------------------------------
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1%} (1 run)"
+    return f"{statistics.fmean(values):.1%} ± {statistics.stdev(values):.1%} ({len(values)} runs)"
 
 
-def summarise(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
-            "runs": values}
+def at_epoch(records: list[dict], epoch: int, key: str) -> list[float]:
+    return [e[key] for r in records for e in r["epochs"] if e["epoch"] == epoch]
 
 
-def spread(summary: dict) -> str:
-    """`mean ± std`, or the mean alone with a note when one seed gives no spread."""
-    if summary["std"] is None:
-        return f"{summary['mean']:.1%} (1 seed)"
-    return f"{summary['mean']:.1%} ± {summary['std']:.1%}"
+def reproduce_command(settings: dict) -> str:
+    return shlex.join(["python", "-m", "benchmarks.fidelity.run", "--data", settings["data"], "--size",
+                       str(settings["size"]), "--epochs", str(settings["epochs"]), "--lr", str(settings["lr"]),
+                       "--batch-size", str(settings["batch_size"])]
+                      + (["--step-ms", str(settings["step_ms"])] if settings["step_ms"] else [])
+                      + (["--max-steps", str(settings["max_steps"])] if settings["max_steps"] else []))
 
 
-def run(args: argparse.Namespace) -> dict:
-    data = Path(args.data)
-    if not (data / "train.txt").exists():
-        make_motion_data(data, seed=args.data_seed, clips_per_class=args.clips_per_class)
-    runs = Path(args.runs)
-    command = "python -m benchmarks.fidelity.run " + shlex.join(sys.argv[1:])
-    previous = Path(args.out) / "results.json"
-    if args.append and previous.exists():  # more seeds for the same study, run later
-        results = json.loads(previous.read_text())
-        results["command"] += f" && {command}"
-        results["settings"]["seeds"] = sorted(set(results["settings"]["seeds"]) | set(args.seeds))
-    else:
-        results = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                   "versions": package_versions(), "settings": vars(args), "models": {}}
-    for name, (dims, causal) in MODELS.items():
-        if (args.only and name not in args.only) or (args.int8_only and name != "STSM causal"):
+def report(out: Path) -> str:
+    records = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    by_name: dict[str, list[dict]] = {}
+    for record in records:
+        by_name.setdefault(record["name"], []).append(record)
+    settings = records[0]["settings"] if records else None
+    if settings is None:
+        return "# Fidelity study\n\nNo runs yet.\n"
+    epochs = range(1, settings["epochs"] + 1)
+    lines = ["# The paper's claims at small scale: TSN vs TSM vs STSM on the motion benchmark", "",
+             f"Motion benchmark test split (chance {1 / len(MOTION_CLASSES):.1%}), MobileNetV2 from ImageNet, T = 8, "
+             f"{settings['size']}², {settings['epochs']} epochs (cosine, lr {settings['lr']}, batch "
+             f"{settings['batch_size']}), the same data and schedule for every model. Test top-1 after each epoch, "
+             "mean ± sample std over the runs that reached it (the count says how many; seeds 0, 1, 2, and seed 0 "
+             "for the ablation rows). Direction top-1: the clips of the eight classes other than \"no motion\".", "",
+             "| model | shift (dims, fold_div, causal) | " + " | ".join(f"top-1 epoch {e}" for e in epochs)
+             + " | direction top-1, last epoch | params | GFLOPs |",
+             "|---|---|" + "---|" * len(epochs) + "---|---|---|"]
+    for study in [*MODELS, *(s for s in ABLATION.values() if s not in MODELS)]:
+        group = by_name.get(study.name, [])
+        done = [r for r in group if r["status"] == "done"]
+        shift = study.shift
+        cost = f"{done[0]['params']:,} | {done[0]['gflops']:.3f}" if done else "– | –"
+        lines.append(f"| {study.name} | {shift.dims or 'none'}, {shift.fold_div}, "
+                     f"{'causal' if shift.causal else 'bidirectional'} | "
+                     + " | ".join(summary(at_epoch(group, e, "test_top1")) for e in epochs)
+                     + f" | {summary(at_epoch(done, epochs[-1], 'test_direction_top1'))} | {cost} |")
+    int8 = {t: [r["int8_top1"][t] for r in by_name.get("STSM causal", []) if t in r.get("int8_top1", {})]
+            for t in INT8_TARGETS}
+    fp32 = at_epoch([r for r in by_name.get("STSM causal", []) if r.get("int8_top1")], epochs[-1], "test_top1")
+    if any(int8.values()):
+        lines += ["", "STSM causal, int8 streaming artifacts (calibrated on train clips) evaluated in their runtimes on "
+                  "the same test clips, beside the same runs in fp32:", "",
+                  "| target | int8 top-1 | fp32 top-1 of the same runs |", "|---|---|---|"]
+        lines += [f"| {t} | {summary(v)} | {summary(fp32)} |" for t, v in int8.items() if v]
+    lines += ["", PAPER, "", "![learning curves](curves.png)", "",
+              f"Reproduce (resumes; a finished run is kept): `{reproduce_command(settings)}`", ""]
+    plot(by_name, out / "curves.png", settings["epochs"])
+    return "\n".join(lines)
+
+
+def plot(by_name: dict[str, list[dict]], path: Path, epochs: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, group in by_name.items():
+        curve = [(e, at_epoch(group, e, "test_top1")) for e in range(1, epochs + 1)]
+        curve = [(e, v) for e, v in curve if v]
+        if not curve:
             continue
-        entry = results["models"].setdefault(name, {"dims": dims, "causal": causal, "top1": [], "direction_top1": [],
-                                                    "int8_top1": {}})
-        for seed in args.seeds:
-            config = TrainConfig(data=str(data), out=str(runs / f"{name.replace(' ', '_')}_seed{seed}"), dims=dims,
-                                 causal=causal, size=args.size, epochs=args.epochs, lr=args.lr, seed=seed,
-                                 workers=args.workers)
-            if args.int8_only:
-                best = Path(config.out) / "best.pt"
-                if not best.exists():
-                    raise SystemExit(f"{best}: no trained checkpoint for seed {seed}; train it first")
-            else:
-                started = time.perf_counter()
-                best = train(config)
-                result = evaluate(open_runtime(best), data / "test.txt")
-                entry["top1"].append(result.top1)
-                entry["direction_top1"].append(direction_top1(result))
-                print(f"{name} seed {seed}: test top-1 {result.top1:.1%} ({time.perf_counter() - started:.0f} s)")
-            if name == "STSM causal" and not args.skip_int8:
-                for target, artifact in export_int8(best, data, Path(config.out) / "int8").items():
-                    int8 = evaluate(open_runtime(artifact), data / "test.txt").top1
-                    entry["int8_top1"].setdefault(target, []).append(int8)
-                    print(f"  int8 {target}: test top-1 {int8:.1%}")
-        model = build_model(config.model_config(len(MOTION_CLASSES)))
-        cost = model_cost(name, model, args.size, args.size)
-        entry.update(params=cost.params, gflops=cost.flops / 1e9)
-    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    return results
-
-
-def table(results: dict) -> str:
-    settings = results["settings"]
-    lines = [(f"Motion benchmark test split, MobileNetV2 (ImageNet init), T = 8, {settings['size']}², "
-              f"{settings['epochs']} epochs, seeds {settings['seeds']}; "
-              f"{results['started']} to {results['finished']}."),
-             (f"Chance is {1 / len(MOTION_CLASSES):.1%}. Direction top-1: the clips of the eight classes other than "
-              "\"no motion\"."), "",
-             "| model | shift | params | GFLOPs (clip) | top-1 (mean ± std) | direction top-1 | runs |",
-             "|---|---|---|---|---|---|---|"]
-    for name, entry in results["models"].items():
-        s, d = summarise(entry["top1"]), summarise(entry["direction_top1"])
-        shift = (entry["dims"] or "none") + (" causal" if entry["causal"] else "")
-        lines.append(f"| {name} | {shift} | {entry['params']:,} | {entry['gflops']:.3f} | "
-                     f"{spread(s)} | {spread(d)} | "
-                     f"{', '.join(f'{v:.1%}' for v in s['runs'])} |")
-    int8 = results["models"].get("STSM causal", {}).get("int8_top1", {})
-    if int8:
-        fp32 = summarise(results["models"]["STSM causal"]["top1"])["mean"]
-        lines += ["", "STSM causal, int8 streaming artifacts evaluated in their runtimes (same test clips):", "",
-                  "| target | int8 top-1 (mean ± std) | fp32 − int8 |", "|---|---|---|"]
-        for target, values in int8.items():
-            s = summarise(values)
-            lines.append(f"| {target} | {spread(s)} | {(fp32 - s['mean']) * 100:+.1f} points |")
-    lines += ["", f"Command: `{results['command']}`"]
-    return "\n".join(lines) + "\n"
+        x = [e for e, _ in curve]
+        mean = np.array([np.mean(v) for _, v in curve])
+        std = np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for _, v in curve])
+        line, = ax.plot(x, mean, marker="o", label=f"{name} ({max(len(v) for _, v in curve)} runs)",
+                        linestyle="--" if " a=" in name else "-")
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+    ax.axhline(1 / len(MOTION_CLASSES), color="grey", linewidth=0.8, linestyle=":", label="chance")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test top-1")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(range(1, epochs + 1))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Motion benchmark: test top-1 per epoch (mean ± std over seeds)", fontsize=9)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="runs/motion", help="motion benchmark folder (made if missing)")
-    parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--clips-per-class", type=int, default=300)
-    parser.add_argument("--out", default="benchmarks/fidelity", help="where results.json and table.md go")
-    parser.add_argument("--runs", default="runs/fidelity", help="training runs and int8 artifacts (not committed)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--data", default="runs/motion", help="motion benchmark folder (rendered if missing)")
+    parser.add_argument("--clips-per-class", type=int, default=300, help="when rendering --data (seed 0)")
+    parser.add_argument("--out", default=str(HERE), help="run records, table.md, curves.png, results.json")
+    parser.add_argument("--runs", default="runs/fidelity", help="training folders and int8 artifacts (not committed)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.005)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--step-ms", type=float, default=None, help="fixed-step sampling (default: segment)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--only", nargs="+", choices=list(MODELS), help="train only these models")
+    parser.add_argument("--max-steps", type=int, help="steps per epoch (smoke runs)")
+    parser.add_argument("--only", nargs="+", help="run only these rows (model names, or alpha values like 1/8)")
     parser.add_argument("--skip-int8", action="store_true")
-    parser.add_argument("--append", action="store_true", help="add these seeds to --out's existing results.json")
-    parser.add_argument("--int8-only", action="store_true",
-                        help="with --append: the int8 rows for STSM causal checkpoints an earlier run trained")
+    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
-    results = run(args)
     out = Path(args.out)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
-    atomic_write_text(out / "table.md", table(results))
-    print(table(results))
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        if not (Path(args.data) / "train.txt").exists():
+            make_motion_data(Path(args.data), seed=0, clips_per_class=args.clips_per_class)
+        plan = [(m, seed) for seed in args.seeds for m in MODELS]
+        plan += [(study, args.seeds[0]) for study in ABLATION.values() if study not in MODELS]
+        for study, seed in plan:
+            alpha = next((a for a, s in ABLATION.items() if s == study), None)
+            if args.only and study.name not in args.only and alpha not in args.only:
+                continue
+            record_path = out / "runs" / f"{study.slug}_seed{seed}.json"
+            record = run_one(study, seed, args, record_path)
+            if study.method == "stsm_causal" and not args.skip_int8:
+                add_int8(record, record_path, args)
+    text = report(out)
+    atomic_write_text(out / "table.md", text)
+    records = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    atomic_write_text(out / "results.json", json.dumps({"runs": records}, indent=1) + "\n")
+    print(text)
     return 0
 
 

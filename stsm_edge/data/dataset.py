@@ -14,11 +14,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stsm_edge.data.annotations import VideoRecord
 from stsm_edge.data.augment import ClipAugment
-from stsm_edge.data.sampling import dense_indices, segment_indices
+from stsm_edge.data.sampling import dense_indices, segment_indices, timed_indices
+from stsm_edge.errors import InputError
 from stsm_edge.preprocess import PreprocessSpec, preprocess
-from stsm_edge.video import read_frames
+from stsm_edge.video import read_frames, video_info
 
-SAMPLINGS = ("segment", "dense")
+SAMPLINGS = ("segment", "dense", "timed")
 
 
 class VideoClipDataset(Dataset):
@@ -31,18 +32,21 @@ class VideoClipDataset(Dataset):
     """
 
     def __init__(self, records: Sequence[VideoRecord], n_segments: int, spec: PreprocessSpec, *, train: bool,
-                 sampling: str = "segment", dense_stride: int = 2, augment: ClipAugment | None = None,
-                 seed: int = 0) -> None:
+                 sampling: str = "segment", dense_stride: int = 2, step_seconds: float | None = None,
+                 augment: ClipAugment | None = None, seed: int = 0) -> None:
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if n_segments < 1 or dense_stride < 1:
             raise ValueError("n_segments and dense_stride must be >= 1")
+        if sampling == "timed" and not (step_seconds and step_seconds > 0):
+            raise ValueError("timed sampling needs step_seconds > 0")
         self.records = list(records)
         self.n_segments = n_segments
         self.spec = spec
         self.train = train
         self.sampling = sampling
         self.dense_stride = dense_stride
+        self.step_seconds = step_seconds
         self.augment = augment
         self.seed = seed
         self.epoch = 0
@@ -53,7 +57,9 @@ class VideoClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def indices(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    def indices(self, num_frames: int, rng: np.random.Generator, fps: float = 0.0) -> np.ndarray:
+        if self.sampling == "timed":
+            return timed_indices(num_frames, fps, self.n_segments, self.step_seconds, train=self.train, rng=rng)
         if self.sampling == "dense":
             return dense_indices(num_frames, self.n_segments, self.dense_stride, train=self.train, rng=rng)
         return segment_indices(num_frames, self.n_segments, train=self.train, rng=rng)
@@ -64,11 +70,20 @@ class VideoClipDataset(Dataset):
         # The clips are short, so decoding them whole is simpler than seeking. A stated num_frames caps
         # the read; the decoded count wins if smaller (list and decoder may count a video differently).
         frames = read_frames(record.path, max_frames=record.num_frames)
-        clip = [frames[j] for j in self.indices(len(frames), rng)]
+        clip = [frames[j] for j in self.indices(len(frames), rng, self._fps(record))]
         label = record.label
         if self.train and self.augment is not None:
             clip, label = self.augment(clip, label, rng)
         return torch.from_numpy(np.stack([preprocess(frame, self.spec) for frame in clip])), label
+
+
+    def _fps(self, record: VideoRecord) -> float:
+        if self.sampling != "timed":
+            return 0.0
+        fps = video_info(record.path)[0] if record.path.is_file() else 0.0
+        if fps <= 0:
+            raise InputError(f"{record.path}: fixed-step sampling needs the frame rate, and it has none in a header")
+        return fps
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0,

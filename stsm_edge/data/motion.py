@@ -44,11 +44,17 @@ IMAGES = ("astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png
 
 @dataclass(frozen=True)
 class MotionSpec:
-    """The rendering knobs; defaults give 128x128 clips of 16 frames at 12 fps."""
+    """The rendering knobs; defaults give 128x128 clips of 16 frames at 12 fps.
+
+    `frames` and `fps` define the clip and its motion (speeds below are per frame at `fps`). `render_fps`
+    renders the same clips at another frame rate: the same trajectories sampled at other times over the
+    same span, so one clip can be played at 12, 24, 30 or 60 fps.
+    """
 
     size: int = 128
     frames: int = 16
     fps: int = 12
+    render_fps: float | None = None  # None: `fps`
     object_size: tuple[int, int] = (34, 54)  # long side of the object, px
     swipe_speed: tuple[float, float] = (2.5, 4.5)  # px per frame: a swipe crosses much of the view, as in Jester
     zoom_rate: tuple[float, float] = (1.06, 1.09)  # scale factor per frame
@@ -57,6 +63,21 @@ class MotionSpec:
     background_follow: tuple[float, float] = (0.3, 0.8)  # the background moves along, less than the object (parallax)
     distractors: tuple[int, int] = (0, 2)
     noise: float = 3.0  # grey levels of Gaussian sensor noise
+
+    def __post_init__(self) -> None:
+        if self.frames < 2 or self.fps <= 0 or (self.render_fps is not None and self.render_fps <= 0):
+            raise InputError("motion clips need at least 2 frames and frame rates > 0")
+
+    @property
+    def output_fps(self) -> float:
+        return float(self.render_fps or self.fps)
+
+    def frame_times(self) -> np.ndarray:
+        """Each rendered frame's time, in frames at `fps` from the clip's middle: symmetric, and spanning
+        the same seconds at any `render_fps` (equal to `arange(frames) - (frames - 1) / 2` at `fps`)."""
+        ratio = self.fps / self.output_fps
+        count = int(round((self.frames - 1) / ratio)) + 1
+        return (np.arange(count) - (count - 1) / 2) * ratio
 
 
 def load_images() -> list[np.ndarray]:
@@ -115,11 +136,11 @@ def _moved(image: np.ndarray, dx: float, dy: float, scale: float, angle: float) 
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def _trajectory(label: str, frames: int, spec: MotionSpec, rng: np.random.Generator):
-    """Per-frame (dx, dy, scale factor, angle) relative to the middle frame; symmetric in time by design."""
-    steps = np.arange(frames) - (frames - 1) / 2
-    dx = dy = np.zeros(frames)
-    log_scale = angle = np.zeros(frames)
+def _trajectory(label: str, steps: np.ndarray, spec: MotionSpec, rng: np.random.Generator):
+    """(dx, dy, scale factor, angle) at `steps` (frames at `spec.fps` from the middle frame), relative to the
+    middle frame; symmetric in time by design."""
+    dx = dy = np.zeros(len(steps))
+    log_scale = angle = np.zeros(len(steps))
     if label.startswith("swipe"):
         speed = rng.uniform(*spec.swipe_speed)
         sign = -1.0 if label.endswith(("left", "up")) else 1.0
@@ -149,14 +170,18 @@ def render_clip(label: str, images: list[np.ndarray], rng: np.random.Generator,
     thing = _textured_object(images, int(rng.integers(*spec.object_size)), rng)
     centre = rng.uniform(0.3, 0.7, 2) * spec.size + margin
     base_angle = rng.uniform(0, 360)
-    dx, dy, scale, angle = _trajectory(label, spec.frames, spec, rng)
+    times = spec.frame_times()
+    dx, dy, scale, angle = _trajectory(label, times, spec, rng)
     distractors = [(_textured_object(images, int(rng.integers(10, 18)), rng), rng.uniform(0.1, 0.9, 2) * view,
                     rng.uniform(0, 360)) for _ in range(rng.integers(spec.distractors[0], spec.distractors[1] + 1))]
-    camera = np.cumsum(rng.normal(0, spec.camera_jitter, (spec.frames, 2)), axis=0)
-    camera -= camera[spec.frames // 2]
+    # The camera's random walk is drawn at `fps` and interpolated, so every frame rate films the same shake.
+    walk = np.cumsum(rng.normal(0, spec.camera_jitter, (spec.frames, 2)), axis=0)
+    walk -= walk[spec.frames // 2]
+    walk_at = times + (spec.frames - 1) / 2
+    camera = np.stack([np.interp(walk_at, np.arange(spec.frames), walk[:, axis]) for axis in (0, 1)], axis=1)
     follow = rng.uniform(*spec.background_follow)
     frames = []
-    for t in range(spec.frames):
+    for t in range(len(times)):
         canvas = _moved(background, follow * dx[t], follow * dy[t], float(scale[t]) ** follow, follow * angle[t])
         for patch, position, turn in distractors:  # distractors wobble in place, with no direction
             _paste(canvas, patch, tuple(position + rng.normal(0, 1.0, 2)), 1.0, turn + rng.normal(0, 3.0))
@@ -168,7 +193,7 @@ def render_clip(label: str, images: list[np.ndarray], rng: np.random.Generator,
     return frames
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
@@ -185,20 +210,26 @@ def split_sizes(clips_per_class: int) -> dict[str, int]:
 
 
 def make_motion_data(out: Path, seed: int = 0, clips_per_class: int = 100, spec: MotionSpec = MotionSpec(),
-                     progress=None) -> Path:
+                     progress=None, splits: tuple[str, ...] = SPLITS) -> Path:
     """Write train/val/test videos, `train.txt`/`val.txt`/`test.txt` (`path num_frames label`) and `labels.txt`.
 
-    The whole folder appears at once (written beside `out`, then renamed), so a stopped run leaves nothing.
+    `splits` limits which splits are rendered; a clip is the same whichever others are. The whole folder
+    appears at once (written beside `out`, then renamed), so a stopped run leaves nothing.
     """
     if clips_per_class < 1:
         raise InputError("--clips-per-class must be >= 1")
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown or not splits:
+        raise InputError(f"unknown split {unknown[0] if unknown else '(none)'}; choose from {', '.join(SPLITS)}")
     out = Path(out)
     images = load_images()
     sizes = split_sizes(clips_per_class)
-    total = sum(sizes.values()) * len(MOTION_CLASSES)
+    total = sum(sizes[split] for split in splits) * len(MOTION_CLASSES)
     with atomic_output(out) as tmp:
         done = 0
         for split_index, split in enumerate(SPLITS):
+            if split not in splits:
+                continue
             (tmp / "videos" / split).mkdir(parents=True)
             lines = []
             for i in range(sizes[split] * len(MOTION_CLASSES)):
@@ -206,7 +237,7 @@ def make_motion_data(out: Path, seed: int = 0, clips_per_class: int = 100, spec:
                 rng = np.random.default_rng((seed, split_index, i))
                 frames = render_clip(MOTION_CLASSES[label], images, rng, spec)
                 relative = f"videos/{split}/{i:05d}_{MOTION_CLASSES[label].replace(' ', '_')}.mp4"
-                write_video(tmp / relative, frames, spec.fps)
+                write_video(tmp / relative, frames, spec.output_fps)
                 lines.append(f"{relative} {len(frames)} {label}")
                 done += 1
                 if progress:

@@ -1,4 +1,5 @@
-"""Which frames of a clip the model sees: TSN segment sampling and TSM/MMAction2 dense sampling.
+"""Which frames of a clip the model sees: TSN segment sampling, TSM/MMAction2 dense sampling, and
+fixed-step sampling by timestamp (the same time step whatever a clip's length or frame rate).
 
 Pure functions of (num_frames, settings, rng) returning int64 frame indices in the order the model
 sees them, so the dataset, evaluation and tests agree on the exact frames without decoding anything.
@@ -52,3 +53,25 @@ def dense_indices(num_frames: int, n_segments: int, stride: int, *, train: bool,
     else:
         start = slack // 2
     return (start + np.arange(n_segments, dtype=np.int64) * stride) % num_frames
+
+
+def timed_indices(num_frames: int, fps: float, n_segments: int, step_seconds: float, *, train: bool,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """`n_segments` frames `step_seconds` apart in time (frame i shown at i / fps), the nearest frame to each.
+
+    The span starts at a random time (train) or is centred in the clip (test). A clip shorter than the span
+    holds its last frame for the steps past its end, as a stalled camera would (no wrap-round: a jump back in
+    time would be motion the model never sees live).
+    """
+    _check(num_frames, n_segments)
+    if fps <= 0 or step_seconds <= 0:
+        raise ValueError(f"fps and step_seconds must be > 0, got {fps} and {step_seconds}")
+    slack = max(0.0, (num_frames - 1) / fps - (n_segments - 1) * step_seconds)
+    if train:
+        start = float((rng if rng is not None else np.random.default_rng()).uniform(0.0, slack))
+    else:
+        start = slack / 2
+    times = start + np.arange(n_segments) * step_seconds
+    # Ties (a time halfway between frames, as a centred span often is) round up, all alike: round-half-even
+    # and float error would round some down and make one gap a frame short.
+    return np.minimum(np.floor(times * fps + 0.5 + 1e-6).astype(np.int64), num_frames - 1)

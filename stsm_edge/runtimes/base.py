@@ -65,6 +65,13 @@ class Runtime(ABC):
         return int(self.sidecar["model"]["n_segments"])
 
     @property
+    def time_step(self):
+        """The model's time step from the sidecar (a TimeStep), or None when the artifact records none."""
+        from stsm_edge.timebase import TimeStep
+
+        return TimeStep.from_dict(self.sidecar.get("time_step"))
+
+    @property
     def preprocess_spec(self):
         from stsm_edge.preprocess import PreprocessSpec  # lazily: adapters for non-torch runtimes stay light
 

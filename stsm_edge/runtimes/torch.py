@@ -33,7 +33,8 @@ class TorchRuntime(Runtime):
         form = form or natural_form(bundle.model)
         spec = build_form(bundle.model.eval(), form, *bundle.preprocess.size)
         sidecar = form_sidecar(bundle.model, spec, form, bundle.labels, bundle.preprocess, artifact=str(path),
-                               target="torch", precision="fp32")
+                               target="torch", precision="fp32",
+                               time_step=bundle.time_step.to_dict() if bundle.time_step else None)
         super().__init__(Path(str(path)), sidecar, threads)
         self._module = spec.module
         if threads:

@@ -47,18 +47,22 @@ import org.stsmedge.core.Metadata;
 import org.stsmedge.core.Prediction;
 import org.stsmedge.core.Preprocessor;
 import org.stsmedge.core.SmoothingConfig;
+import org.stsmedge.core.StepPacer;
 import org.stsmedge.core.StreamingSession;
 import org.stsmedge.core.YuvPlanes;
 
 /**
  * Live recognition: CameraX ImageAnalysis (YUV_420_888, KEEP_ONLY_LATEST) -> the core's
- * StreamingSession on ExecuTorch -> top-3 with scores, ms/frame and FPS. Every model operation
- * (load, step, reset, benchmark) runs on one single-thread executor, so the session is never shared.
+ * StreamingSession on ExecuTorch, paced by the frames' camera timestamps to the model's time step ->
+ * top-3 with scores, ms/step, FPS and model steps/s. Every model operation (load, step, reset,
+ * benchmark) runs on one single-thread executor, so the session is never shared.
  *
  * <p>Intent extras (adb shell am start -n org.stsmedge.demo/.MainActivity ...): {@code model} (path of
  * a .pte with its .pte.json beside it), {@code threads} (int, 0 = ExecuTorch's default), {@code
- * benchmark} (boolean: run the benchmark once the first camera frame arrives), {@code frames} (timed
- * iterations, default 200), {@code warmup} (default 20).
+ * step_ms} (float: the time step to pace at instead of the sidecar's, as {@code --step-ms}), {@code
+ * pacing} (boolean, default true; false: a model step per analysed frame), {@code benchmark} (boolean:
+ * run the benchmark once the first camera frame arrives), {@code frames} (timed iterations, default
+ * 200), {@code warmup} (default 20).
  */
 public class MainActivity extends AppCompatActivity {
   private static final String TAG = "stsm-edge";
@@ -69,6 +73,7 @@ public class MainActivity extends AppCompatActivity {
   private final AtomicBoolean resetRequested = new AtomicBoolean(false);
   private final ImageProxyPlanes planes = new ImageProxyPlanes();
   private final FpsMeter fps = new FpsMeter(30);
+  private final FpsMeter stepRate = new FpsMeter(7); // about a second of model steps at the default 6/s
 
   // Owned by the worker thread.
   private StreamingSession session;
@@ -78,6 +83,8 @@ public class MainActivity extends AppCompatActivity {
   private boolean benchmarkPending;
 
   private volatile int threads;
+  private Float stepMsOverride; // null: the sidecar's time step
+  private boolean pacing;
   private int benchFrames;
   private int benchWarmup;
   private PreviewView preview;
@@ -110,6 +117,8 @@ public class MainActivity extends AppCompatActivity {
 
     Intent intent = getIntent();
     threads = intent.getIntExtra("threads", 0);
+    stepMsOverride = intent.hasExtra("step_ms") ? intent.getFloatExtra("step_ms", 0f) : null;
+    pacing = intent.getBooleanExtra("pacing", true);
     benchmarkPending = intent.getBooleanExtra("benchmark", false);
     benchFrames = Math.max(1, intent.getIntExtra("frames", 200));
     benchWarmup = Math.max(0, intent.getIntExtra("warmup", 20));
@@ -164,16 +173,33 @@ public class MainActivity extends AppCompatActivity {
       }
       long start = SystemClock.elapsedRealtimeNanos();
       ExecuTorchBackend backend = new ExecuTorchBackend(model.pte.getAbsolutePath(), threads);
-      session = new StreamingSession(m, backend, SmoothingConfig.defaults(), TOP_K);
+      session = new StreamingSession(m, backend, SmoothingConfig.defaults(), TOP_K, pacer(m));
       fps.reset();
-      status(String.format(Locale.US, "%s (%s, %s %s) from %s, %d states, %s, loaded in %.0f ms", m.artifact,
+      stepRate.reset();
+      status(String.format(Locale.US, "%s (%s, %s %s) from %s, %d states, %s, %s, loaded in %.0f ms", m.artifact,
           m.target, m.form, m.precision, model.origin, m.states.size(), backend.describe(),
-          (SystemClock.elapsedRealtimeNanos() - start) / 1e6));
+          describePacing(session.pacer(), m), (SystemClock.elapsedRealtimeNanos() - start) / 1e6));
     } catch (Exception | LinkageError exc) {
       session = null;
       Log.e(TAG, "model load failed", exc);
       status("cannot load the model: " + exc.getMessage());
     }
+  }
+
+  private StepPacer pacer(Metadata m) {
+    if (!pacing) {
+      return StepPacer.everyFrame();
+    }
+    return stepMsOverride != null ? new StepPacer(stepMsOverride / 1e3) : StepPacer.forModel(m);
+  }
+
+  private String describePacing(StepPacer pacer, Metadata m) {
+    if (!pacer.isPaced()) {
+      return "pacing off (a model step per frame)";
+    }
+    String source = stepMsOverride != null ? "step_ms" : m.timeStepSeconds.isPresent() ? "the sidecar's"
+        : "default: the sidecar records no time step";
+    return String.format(Locale.US, "paced at %.1f steps/s (%s)", 1e9 / pacer.stepNanos(), source);
   }
 
   private void closeSession() {
@@ -236,10 +262,13 @@ public class MainActivity extends AppCompatActivity {
       if (resetRequested.getAndSet(false)) {
         session.reset();
         fps.reset();
+        stepRate.reset();
       }
-      Prediction p = session.step(frame, lastRotation);
+      // The sensor's capture time (ns): the pacer turns a frame into a model step when a time step has passed.
+      Prediction p = session.step(frame, lastRotation, image.getImageInfo().getTimestamp());
       double rate = fps.tick(SystemClock.elapsedRealtimeNanos());
-      show(p, rate);
+      double steps = p.modelStep ? stepRate.tick(p.timestampNanos) : stepRate.fps();
+      show(p, rate, steps);
       if (benchmarkPending) {
         benchmarkPending = false;
         runBenchmark(benchFrames, benchWarmup);
@@ -252,13 +281,13 @@ public class MainActivity extends AppCompatActivity {
     }
   }
 
-  private void show(Prediction p, double rate) {
+  private void show(Prediction p, double rate, double stepsPerSecond) {
     StringBuilder text = new StringBuilder(p.label).append('\n');
     for (Labels.Scored s : p.top) {
       text.append(s).append('\n');
     }
-    String stats = Labels.timing(p.latencyMs, rate) + String.format(Locale.US, "  (model %.1f ms, preprocess %.1f ms)",
-        p.modelMs, p.preprocessMs);
+    String stats = Labels.timing(p.latencyMs, rate) + String.format(Locale.US,
+        "  %.1f steps/s\n(model %.1f ms, preprocess %.1f ms)", stepsPerSecond, p.modelMs, p.preprocessMs);
     runOnUiThread(() -> {
       labelsView.setText(text.toString().trim());
       statsView.setText(stats);
@@ -301,6 +330,7 @@ public class MainActivity extends AppCompatActivity {
       }
       session.reset(); // the benchmark paused the live stream: start its history afresh
       fps.reset();
+      stepRate.reset();
       status(String.format(Locale.US, "benchmark: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, mean %.2f ms -> %s",
           stats.p50, stats.p90, stats.p99, stats.mean, out.getAbsolutePath()));
     } catch (Exception exc) {

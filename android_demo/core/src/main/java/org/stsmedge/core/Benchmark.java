@@ -4,7 +4,7 @@ package org.stsmedge.core;
  * Benchmark mode: N frames through {@code forward(frame, *states)} with the states carried, as live
  * recognition runs it. Metric "frame_latency_ms": one step = build the inputs (quantizing where the
  * sidecar says), the backend's forward, take the outputs (dequantize, swap states). Preprocessing and
- * smoothing are not in it (they are reported live in the UI as ms/frame).
+ * smoothing are not in it (the UI reports them live, per model step).
  */
 public final class Benchmark {
   private Benchmark() {}

@@ -60,9 +60,9 @@ public final class Labels {
     return truncateCodePoints(text.toString(), LINE_CHARS);
   }
 
-  /** {@code f"{latency_ms:.1f} ms/frame" + (f"  {fps:.1f} FPS" if fps else "")}. */
-  public static String timing(double latencyMs, Double fps) {
-    String text = fixed(latencyMs, 1) + " ms/frame";
+  /** {@code f"{model_ms:.1f} ms/step" + (f"  {fps:.1f} FPS" if fps else "")}: a model step's latency. */
+  public static String timing(double stepMs, Double fps) {
+    String text = fixed(stepMs, 1) + " ms/step";
     if (fps != null && fps != 0.0) {
       text += "  " + fixed(fps, 1) + " FPS";
     }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 
 /**
  * The metadata sidecar {@code <artifact>.json} ("stsm-edge/artifact", version 1), read and checked
@@ -29,6 +30,8 @@ public final class Metadata {
   public final List<TensorSpec> inputs;
   public final List<TensorSpec> outputs;
   public final List<TensorSpec> states;
+  /** The model's time step (time between two training frames) in seconds; empty when the sidecar records none. */
+  public final OptionalDouble timeStepSeconds;
   /** Everything the file holds (model config, provenance, parity...), as parsed. */
   public final Map<String, Object> raw;
 
@@ -74,6 +77,7 @@ public final class Metadata {
     inputs = tensors(data, "inputs", source);
     outputs = tensors(data, "outputs", source);
     states = tensors(data, "states", source);
+    timeStepSeconds = timeStep(data.get("time_step"), source);
     @SuppressWarnings("unchecked")
     Map<String, Object> model = (Map<String, Object>) data.get("model");
     List<?> rawLabels = (List<?>) data.get("labels");
@@ -155,6 +159,18 @@ public final class Metadata {
       out.add(tensor);
     }
     return Collections.unmodifiableList(out);
+  }
+
+  /** Optional, so sidecars from before it and foreign checkpoints (which know no step) stay valid. */
+  private static OptionalDouble timeStep(Object value, String source) {
+    if (value == null) {
+      return OptionalDouble.empty();
+    }
+    Object seconds = value instanceof Map ? ((Map<?, ?>) value).get("seconds") : null;
+    if (!(seconds instanceof Long || seconds instanceof Double) || !(((Number) seconds).doubleValue() > 0)) {
+      throw new MetadataException(source + ": 'time_step' must be null or an object with 'seconds' > 0");
+    }
+    return OptionalDouble.of(((Number) seconds).doubleValue());
   }
 
   public static Metadata parse(String json, String source) {

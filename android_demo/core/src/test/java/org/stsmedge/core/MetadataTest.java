@@ -1,6 +1,7 @@
 package org.stsmedge.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -51,6 +52,36 @@ public class MetadataTest {
       assertEquals(Golden.integer(q.get("zero_point")), parsed.zeroPoint);
       assertEquals("int8", parsed.dtype);
       assertEquals("int8", m.inputs.get(i).dtype);
+    }
+  }
+
+  @Test
+  public void readsTheOptionalTimeStep() throws Exception {
+    String text = Golden.text("metadata", "stream_int8_executorch.json");
+    Map<String, Object> raw = Json.parseObject(text);
+    assertEquals(1.0 / 6, Golden.number(Golden.map(raw.get("time_step")).get("seconds")), 0.0);
+    assertEquals(1.0 / 6, Metadata.parse(text, "et").timeStepSeconds.getAsDouble(), 0.0);
+    raw.put("time_step", Json.parseObject("{\"seconds\": 2}"));
+    assertEquals(2.0, Metadata.parse(Json.write(raw), "int").timeStepSeconds.getAsDouble(), 0.0);
+    raw.put("time_step", null);
+    assertFalse(Metadata.parse(Json.write(raw), "null").timeStepSeconds.isPresent());
+    raw.remove("time_step");
+    assertFalse(Metadata.parse(Json.write(raw), "absent").timeStepSeconds.isPresent());
+  }
+
+  @Test
+  public void refusesAnInvalidTimeStepAsPythonDoes() throws Exception {
+    String message = "x.json: 'time_step' must be null or an object with 'seconds' > 0";
+    for (String invalid : new String[] {"0.1", "{}", "{\"seconds\": 0}", "{\"seconds\": -0.1}",
+        "{\"seconds\": \"0.1\"}", "{\"seconds\": null}", "[0.1]"}) {
+      Map<String, Object> raw = Golden.json("metadata", "stream_int8_executorch.json");
+      raw.put("time_step", Json.parse(invalid));
+      try {
+        Metadata.parse(Json.write(raw), "x.json");
+        fail("accepted time_step " + invalid);
+      } catch (MetadataException expected) {
+        assertEquals(invalid, message, expected.getMessage());
+      }
     }
   }
 

@@ -11,10 +11,17 @@ import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
-/** State bookkeeping with a fake backend that echoes states: frame t gets frame t-1's states; reset zeroes them. */
+/**
+ * State bookkeeping with a fake backend that echoes states: step t gets step t-1's states; reset zeroes them.
+ * Pacing is off here (every frame a step); StreamingSessionPacingTest paces.
+ */
 public class StreamingSessionTest {
   static Metadata metadata(String name) throws Exception {
     return Metadata.parse(Golden.text("metadata", name), name);
+  }
+
+  static StreamingSession unpaced(Metadata m, Backend backend, SmoothingConfig smoothing) {
+    return new StreamingSession(m, backend, smoothing, 3, StepPacer.everyFrame());
   }
 
   static YuvPlanes greyFrame(int w, int h, int level) {
@@ -30,14 +37,14 @@ public class StreamingSessionTest {
     Metadata m = metadata("stream_int8_executorch.json");
     assertTrue(m.stateInputs().size() >= 2);
     EchoBackend echo = new EchoBackend(m);
-    StreamingSession session = new StreamingSession(m, echo, SmoothingConfig.defaults(), 3);
+    StreamingSession session = unpaced(m, echo, SmoothingConfig.defaults());
     for (int t = 0; t < 5; t++) {
-      session.step(greyFrame(64, 48, 100 + t), 0);
+      session.step(greyFrame(64, 48, 100 + t), 0, t);
     }
     session.reset();
     echo.expectZeros();
     for (int t = 0; t < 3; t++) {
-      session.step(greyFrame(64, 48, 50), 90);
+      session.step(greyFrame(64, 48, 50), 90, t);
     }
     assertEquals(echo.violations.toString(), 0, echo.violations.size());
     assertEquals(8, echo.calls);
@@ -65,13 +72,13 @@ public class StreamingSessionTest {
     TensorSpec out1 = m.outputs.get(1);
     assertNotEquals(in1.quantization.scale, out1.quantization.scale, 0.0);
     EchoBackend echo = new EchoBackend(m);
-    StreamingSession session = new StreamingSession(m, echo, SmoothingConfig.defaults(), 3);
+    StreamingSession session = unpaced(m, echo, SmoothingConfig.defaults());
     for (int t = 0; t < 4; t++) {
-      session.step(greyFrame(40, 30, 90), 0);
+      session.step(greyFrame(40, 30, 90), 0, t);
     }
     session.reset();
     echo.expectZeros();
-    session.step(greyFrame(40, 30, 90), 0);
+    session.step(greyFrame(40, 30, 90), 0, 0);
     assertEquals(echo.violations.toString(), 0, echo.violations.size());
     // Zero states go in as the zero point; the frame goes in as int8.
     TensorData[] afterReset = echo.received.get(4);
@@ -103,14 +110,15 @@ public class StreamingSessionTest {
     SmoothingConfig config = SmootherGoldenTest.config(Golden.map(defaults.get("config")));
     List<Object> expected = Golden.list(defaults.get("index"));
     EchoBackend echo = new EchoBackend(m, rows);
-    StreamingSession session = new StreamingSession(m, echo, config, 3);
+    StreamingSession session = unpaced(m, echo, config);
     float[] frame = new float[3 * 112 * 112];
     for (int t = 0; t < rows.length; t++) {
-      Prediction p = session.stepPreprocessed(frame);
+      Prediction p = session.stepPreprocessed(frame, t);
       int want = Golden.integer(expected.get(t));
       assertEquals("frame " + t, want, p.index);
       assertEquals(want < 0 ? Labels.NO_ACTION : "class " + want, p.label);
       assertEquals(t, p.frameIndex);
+      assertTrue(p.modelStep);
       assertEquals(3, p.top.size());
       assertEquals(3, p.rawTop.size());
     }
@@ -123,7 +131,7 @@ public class StreamingSessionTest {
     Backend tooFew = inputs -> new TensorData[] {TensorData.ofFloats(new long[] {1, 10}, new float[10])};
     StreamingSession session = new StreamingSession(m, tooFew, SmoothingConfig.defaults(), 3);
     try {
-      session.stepPreprocessed(new float[3 * 112 * 112]);
+      session.stepPreprocessed(new float[3 * 112 * 112], 0);
       fail("expected an error");
     } catch (IllegalStateException expected) {
       assertTrue(expected.getMessage(), expected.getMessage().contains("returned 1 outputs"));
@@ -137,7 +145,7 @@ public class StreamingSessionTest {
       return out;
     };
     try {
-      new StreamingSession(m, wrongSize, SmoothingConfig.defaults(), 3).stepPreprocessed(new float[3 * 112 * 112]);
+      new StreamingSession(m, wrongSize, SmoothingConfig.defaults(), 3).stepPreprocessed(new float[3 * 112 * 112], 0);
       fail("expected an error");
     } catch (IllegalStateException expected) {
       assertTrue(expected.getMessage(), expected.getMessage().contains("the sidecar's shape"));

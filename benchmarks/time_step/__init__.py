@@ -1,0 +1,1 @@
+"""Live accuracy at camera frame rates (`python -m benchmarks.time_step.run`)."""

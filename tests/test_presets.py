@@ -1,0 +1,111 @@
+"""One source of shift configurations: every entry point that turns a method name into a model goes through
+`stsm_edge.shift.PRESETS` (via `resolve_shift`), so "tsm" is TSM's shift (a quarter of the channels) everywhere."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmarks.fidelity.run import ABLATION, MODELS
+from benchmarks.fidelity.run import main as fidelity_main
+from benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
+from stsm_edge.data.motion import MotionSpec, make_motion_data
+from stsm_edge.models.insert import shift_sites
+from stsm_edge.models.tsn import ModelConfig
+from stsm_edge.shift import PRESETS, ShiftConfig, preset_name, resolve_shift
+from stsm_edge.train import TrainConfig
+from stsm_edge.weights import load_model, read_checkpoint, save_checkpoint
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
+                          timeout=900)
+
+
+def shifts_of(model) -> set[ShiftConfig]:
+    """The shift every site of a built model applies (one per residual block)."""
+    return {site.config for site in shift_sites(model.backbone)}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_training_builds_each_preset_exactly(name):
+    from stsm_edge.models.tsn import build_model
+
+    model = build_model(TrainConfig(data=".", out=".", method=name, width_mult=0.35).model_config(9))
+    expected = PRESETS[name]
+    assert shifts_of(model) == (set() if not expected.dims else {expected})
+
+
+def test_train_cli_method_tsm_is_a_quarter_of_the_channels(tmp_path):
+    data = make_motion_data(tmp_path / "m", seed=2, clips_per_class=2, spec=MotionSpec(size=40, frames=8))
+    out = tmp_path / "run"
+    result = cli("train", "--data", data, "--out", out, "--method", "tsm", "--size", 32, "--segments", 4,
+                 "--epochs", 1, "--max-steps", 1, "--workers", 0, "--batch-size", 4, "--pretrained", "none")
+    assert result.returncode == 0, result.stderr
+    model = load_model(out / "last.pt").model
+    assert shifts_of(model) == {ShiftConfig("T", 4, False)}
+    assert read_checkpoint(out / "last.pt")["train_config"]["method"] == "tsm"
+
+
+def test_custom_shift_and_misused_options_on_the_cli(tmp_path):
+    assert "fold_div 24, causal" in cli("info", "--method", "custom", "--dims", "THW", "--fold-div", "24", "--causal",
+                                        "--size", 32).stdout
+    for bad in (["--method", "tsm", "--fold-div", "8"], ["--method", "custom"], ["--method", "tsx"]):
+        result = cli("train", "--data", tmp_path, "--out", tmp_path / "o", *bad)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, (bad, result.stderr)
+        assert not (tmp_path / "o").exists()
+
+
+def test_benchmark_and_fidelity_models_are_presets():
+    settings = Settings(weights="random", num_classes=5, size=64, width_mult=0.35, segments=4)
+    for family, preset in MODEL_PRESETS.items():
+        model = build(family, settings)[0]
+        assert shifts_of(model) == (set() if family == "plain" else {PRESETS[preset]})
+        assert model_family(model.config.to_dict()) == family
+    assert {m.name: m.shift for m in MODELS} == {
+        "TSN": PRESETS["tsn"], "TSM": PRESETS["tsm"], "TSM online": PRESETS["tsm_online"], "STSM": PRESETS["stsm"],
+        "STSM causal": PRESETS["stsm_causal"]}
+    assert {alpha: 3 / study.shift.fold_div for alpha, study in ABLATION.items()} == {
+        "1/8": 1 / 8, "1/4": 1 / 4, "3/8": 3 / 8, "3/4": 3 / 4}
+
+
+def test_resolver_names_presets_and_refuses_mixtures():
+    assert preset_name(resolve_shift("custom", "T", 4)) == "tsm"
+    assert preset_name(ShiftConfig("", 4)) == "tsn"
+    with pytest.raises(ValueError, match="use method 'custom'"):
+        resolve_shift("stsm", fold_div=4)
+
+
+def test_a_checkpoint_without_fold_div_loads_with_eight(tmp_path):
+    from stsm_edge.models.tsn import build_model
+
+    model = build_model(ModelConfig(num_classes=3, n_segments=4, dims="THW", causal=True, width_mult=0.35))
+    path = tmp_path / "old.pt"
+    save_checkpoint(model, path, ["a", "b", "c"])
+    data = torch.load(path, weights_only=True)
+    del data["config"]["fold_div"]  # as written before fold_div was recorded
+    torch.save(data, path)
+    assert shifts_of(load_model(path).model) == {ShiftConfig("THW", 8, True)}
+
+
+def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
+    """The study's code paths on one tiny run of two models: a record per run, the table, the curves."""
+    data = make_motion_data(tmp_path / "m", seed=3, clips_per_class=2, spec=MotionSpec(size=40, frames=8))
+    out = tmp_path / "study"
+    args = ["--data", str(data), "--out", str(out), "--runs", str(tmp_path / "runs"), "--seeds", "0", "--size", "32",
+            "--epochs", "1", "--max-steps", "1", "--workers", "0", "--batch-size", "4", "--skip-int8",
+            "--only", "TSN", "STSM causal"]
+    assert fidelity_main(args) == 0
+    records = sorted(p.name for p in (out / "runs").glob("*.json"))
+    assert records == ["stsm_causal_seed0.json", "tsn_seed0.json"]
+    record = json.loads((out / "runs" / "tsn_seed0.json").read_text())
+    assert record["status"] == "done" and [e["epoch"] for e in record["epochs"]] == [1]
+    assert 0.0 <= record["epochs"][0]["test_top1"] <= 1.0
+    table = (out / "table.md").read_text()
+    assert "| TSN | none, 8, bidirectional |" in table and "(1 run)" in table and "curves.png" in table
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    mtime = (out / "runs" / "tsn_seed0.json").stat().st_mtime
+    assert fidelity_main(args) == 0  # a finished run is not redone
+    assert (out / "runs" / "tsn_seed0.json").stat().st_mtime == mtime
