@@ -10,6 +10,7 @@ from typing import Sequence
 
 from stsm_edge.data.motion import SPLITS
 from stsm_edge.errors import StsmEdgeError, TargetUnavailable
+from stsm_edge.shift import METHODS
 
 DEFAULT_CALIB_VIDEO = "box.mp4"
 DEFAULT_VERIFY_VIDEO = "cup.mp4"
@@ -64,8 +65,6 @@ def _shift(args: argparse.Namespace):
 
 
 def _add_shift_options(p: argparse.ArgumentParser, default: str) -> None:
-    from stsm_edge.shift import METHODS
-
     p.add_argument("--method", default=default, choices=METHODS,
                    help=f"shift preset (stsm_edge.shift.PRESETS), or custom with --dims/--fold-div/--causal "
                         f"(default {default})")
@@ -356,6 +355,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    from stsm_edge.distill import DistillConfig, distill
+
+    config = DistillConfig(teacher=args.teacher, videos=args.videos, out=args.out, method=args.student_preset,
+                           dims=args.dims, fold_div=args.fold_div, causal=args.causal, temperature=args.temperature,
+                           label_weight=args.label_weight, val=args.val, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, workers=args.workers, seed=args.seed, step_ms=args.step_ms,
+                           max_steps_per_epoch=args.max_steps)
+    best = distill(config, resume=args.resume)
+    print(f"best checkpoint: {best}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from stsm_edge.evaluate import evaluate, evaluate_played, plot_confusion
     from stsm_edge.runner import FrameBufferRunner
@@ -591,6 +603,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke runs)")
     p.add_argument("--resume", help="continue from a run's last.pt")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("distill", help="a student with another shift (e.g. causal) from a teacher, on unlabelled video")
+    p.add_argument("--teacher", required=True, help="an stsm-edge checkpoint (the student starts from its weights)")
+    p.add_argument("--videos", required=True,
+                   help="a folder of videos, or an annotation list (its labels are not read unless --label-weight > 0)")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, best.pt")
+    p.add_argument("--student-preset", default="stsm_causal", choices=METHODS,
+                   help="the student's shift (stsm_edge.shift.PRESETS), or custom with --dims/--fold-div/--causal")
+    p.add_argument("--dims")
+    p.add_argument("--fold-div", type=int)
+    p.add_argument("--causal", action="store_true", default=None)
+    p.add_argument("--temperature", type=float, default=4.0, help="softens both distributions (loss scaled by T^2)")
+    p.add_argument("--label-weight", type=float, default=0.0,
+                   help="weight of cross-entropy on the list's labels (0: labels never read)")
+    p.add_argument("--val", help="a labelled list: its top-1 after each epoch picks best.pt")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-4, help="small: the student starts at the teacher's optimum")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--step-ms", type=float, help="fixed-step sampling, as for train")
+    p.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke runs)")
+    p.add_argument("--resume", help="continue from a run's last.pt")
+    p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser("eval", help="top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list")
     p.add_argument("--default", action="store_true", help="the default model")

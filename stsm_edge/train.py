@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -140,17 +140,30 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def train_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor,
-               optimizer: torch.optim.Optimizer) -> tuple[float, int]:
-    """One SGD step; returns the batch loss and its number of correct top-1 predictions."""
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, int]]
+"""What a step minimises: (logits, clips, targets) -> (loss, hits), hits counting top-1s that match the objective's
+reference (the labels, or a teacher's choice)."""
+
+
+def supervised(logits: torch.Tensor, clips: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+    return nn.functional.cross_entropy(logits, targets), int((logits.argmax(1) == targets).sum())
+
+
+def train_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+               objective: Objective = supervised, frozen_batchnorm: bool = False) -> tuple[float, int]:
+    """One SGD step; returns the batch loss and its number of top-1 hits. `frozen_batchnorm` keeps BatchNorm on
+    its running statistics (TSM's partial BN, for all layers): the affine parameters still learn."""
     model.train()
-    logits = model(clips)
-    loss = nn.functional.cross_entropy(logits, labels)
+    if frozen_batchnorm:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    loss, hits = objective(model(clips), clips, labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 20.0)  # TSM clips at 20: early fine-tuning steps can spike
     optimizer.step()
-    return loss.item(), int((logits.argmax(1) == labels).sum())
+    return loss.item(), hits
 
 
 @torch.no_grad()
@@ -178,6 +191,22 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+@dataclass
+class Fit:
+    """Everything the shared loop needs: supervised training and distillation each build one."""
+
+    config: TrainConfig
+    model: TemporalSegmentNetwork
+    labels: list[str]
+    spec: PreprocessSpec
+    time_step: TimeStep | None
+    train_set: VideoClipDataset
+    val_set: VideoClipDataset | None
+    objective: Objective = supervised
+    extra: dict = field(default_factory=dict)  # more for the checkpoints (e.g. the distillation settings)
+    frozen_batchnorm: bool = False
+
+
 def train(config: TrainConfig, resume: str | Path | None = None, log=print,
           after_epoch: Callable[[int, TemporalSegmentNetwork], None] | None = None) -> Path:
     """Train; returns the path of the best checkpoint (best.pt; last.pt when there is no val split).
@@ -185,13 +214,43 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print,
     `after_epoch(epoch, model)` runs on rank 0 after each epoch's checkpoints are written (a study's own
     per-epoch evaluation); the model is in eval mode and must not be changed.
     """
-    rank, world = _distributed()
-    data, out = Path(config.data), Path(config.out)
+    data = Path(config.data)
     labels = read_labels(data / "labels.txt")
     spec = PreprocessSpec.for_size(config.size, config.size)
     torch.manual_seed(config.seed)  # the head's init and the loader's shuffling; clip sampling has its own RNG
-
     model = build_model(config.model_config(len(labels)))
+    if not resume and config.pretrained != "none":
+        report = load_weights(model, config.pretrained)
+        head = "head replaced: " + "; ".join(report.notes) if report.replaced_head else \
+            f"head of {len(labels)} classes kept"
+        log(f"pretrained: {config.pretrained} ({report.layout} layout), {head}")
+    flip = label_swap_map(labels, list(_flip_pairs(config))) or None
+    train_records = read_annotations(data / "train.txt")
+    train_set = config.dataset(train_records, spec, train=True, augment=ClipAugment(flip_label_map=flip),
+                               seed=config.seed)
+    val_set = config.dataset(read_annotations(data / "val.txt"), spec, train=False) \
+        if (data / "val.txt").exists() else None
+    fit = Fit(config, model, labels, spec, report_time_step(config, train_records, log), train_set, val_set)
+    return run_fit(fit, resume, log, after_epoch)
+
+
+def report_time_step(config: TrainConfig, records, log) -> TimeStep | None:
+    """The run's time step, measured and logged on rank 0 (the only rank that writes checkpoints)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return None
+    time_step = measure_time_step(config, records)
+    log(f"model time step: {time_step.describe()}" if time_step else
+        "model time step unknown: the training clips have no frame rate (image folders?); set --step-ms at export")
+    return time_step
+
+
+def run_fit(fit: Fit, resume: str | Path | None = None, log=print,
+            after_epoch: Callable[[int, TemporalSegmentNetwork], None] | None = None) -> Path:
+    """The loop `train` and `distill` share: SGD over the train set (sharded under torchrun), then on rank 0 the
+    val top-1, `last.pt`/`best.pt` and a `log.jsonl` line per epoch. `resume` continues from a `last.pt`."""
+    config, model = fit.config, fit.model
+    rank, world = _distributed()
+    out = Path(config.out)
     start_epoch, best = 0, -1.0
     optimizer = make_optimizer(model, config)
     if resume:
@@ -199,24 +258,13 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print,
         load_state_dict(model, state["state_dict"], str(resume))
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best = int(state["epoch"]) + 1, float(state.get("best_val_top1", -1.0))
-    elif config.pretrained != "none":
-        load_weights(model, config.pretrained)
-
-    flip = label_swap_map(labels, list(_flip_pairs(config))) or None
-    train_records = read_annotations(data / "train.txt")
-    time_step = measure_time_step(config, train_records) if rank == 0 else None
-    if rank == 0:
-        log(f"model time step: {time_step.describe()}" if time_step else
-            "model time step unknown: the training clips have no frame rate (image folders?); set --step-ms at export")
-    train_set = config.dataset(train_records, spec, train=True, augment=ClipAugment(flip_label_map=flip),
-                               seed=config.seed)
+    train_set = fit.train_set
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed) if world > 1 else None
     train_loader = make_loader(train_set, config.batch_size, shuffle=sampler is None, workers=config.workers,
                                sampler=sampler)
     val_loader = None
-    if (data / "val.txt").exists() and rank == 0:
-        val_set = config.dataset(read_annotations(data / "val.txt"), spec, train=False)
-        val_loader = make_loader(val_set, config.batch_size, shuffle=False, workers=config.workers)
+    if fit.val_set is not None and rank == 0:
+        val_loader = make_loader(fit.val_set, config.batch_size, shuffle=False, workers=config.workers)
     net = DistributedDataParallel(model) if world > 1 else model
 
     steps_per_epoch = len(train_loader) if config.max_steps_per_epoch is None else min(
@@ -231,7 +279,7 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print,
             if step >= steps_per_epoch:
                 break
             set_learning_rate(optimizer, learning_rate(config, epoch + step / steps_per_epoch))
-            loss, hits = train_step(net, clips, targets, optimizer)
+            loss, hits = train_step(net, clips, targets, optimizer, fit.objective, fit.frozen_batchnorm)
             loss_sum, correct, seen = loss_sum + loss * len(targets), correct + hits, seen + len(targets)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
@@ -243,9 +291,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, log=print,
             score = val_top1 if val_top1 is not None else entry.train_top1
             is_best = score > best
             best = max(best, score)
-            _save(model, labels, spec, config, time_step, out / "last.pt", optimizer, epoch, best)
+            _save(fit, out / "last.pt", optimizer, epoch, best)
             if is_best:
-                _save(model, labels, spec, config, time_step, out / "best.pt", None, epoch, best)
+                _save(fit, out / "best.pt", None, epoch, best)
             with open(out / "log.jsonl", "a") as f:
                 f.write(json.dumps(asdict(entry)) + "\n")
             if after_epoch is not None:
@@ -273,13 +321,11 @@ def measure_time_step(config: TrainConfig, records) -> TimeStep | None:
     return training_time_step(clips, config.n_segments, config.sampling, config.dense_stride)
 
 
-def _save(model: TemporalSegmentNetwork, labels: list[str], spec: PreprocessSpec, config: TrainConfig,
-          time_step: TimeStep | None, path: Path, optimizer: torch.optim.Optimizer | None, epoch: int,
-          best: float) -> None:
-    extra = {"train_config": asdict(config), "epoch": epoch, "best_val_top1": best}
+def _save(fit: Fit, path: Path, optimizer: torch.optim.Optimizer | None, epoch: int, best: float) -> None:
+    extra = {**fit.extra, "train_config": asdict(fit.config), "epoch": epoch, "best_val_top1": best}
     if optimizer is not None:
         extra["optimizer"] = optimizer.state_dict()
-    save_checkpoint(model, path, labels, spec, extra, time_step)
+    save_checkpoint(fit.model, path, fit.labels, fit.spec, extra, fit.time_step)
 
 
 def _progress(total: int, desc: str, enabled: bool):

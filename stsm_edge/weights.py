@@ -1,8 +1,10 @@
-"""Loading weights: torchvision ImageNet, TSM checkpoints (offline and online-demo layouts), our own.
+"""Loading weights: torchvision ImageNet, TSM checkpoints (offline and online-demo layouts), MMAction2
+checkpoints, our own.
 
-Everything is mapped onto torchvision's key names (the backbones use them) and loaded strictly:
-a mismatch is one error naming the missing and unexpected keys. A classifier head of another size
-is left freshly initialised, and the load report says so.
+A checkpoint's layout is detected from its keys (or named), its keys are mapped onto torchvision's names
+(the backbones use them) by that layout's key map, and loaded strictly: a mismatch is one error naming the
+missing and unexpected keys. A classifier head of another size is left freshly initialised, and the load
+report says so. The report also carries what the layout implies: the input preprocessing and label order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from stsm_edge.errors import InputError
+from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.timebase import TimeStep
@@ -38,7 +41,9 @@ class WeightsError(InputError):
 @dataclass
 class LoadReport:
     source: str
-    layout: str
+    layout: str  # the name of the Layout the keys were read as
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)  # the input the weights expect
+    label_order: str = ""  # where the class indices come from
     replaced_head: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -67,61 +72,150 @@ def read_checkpoint(path: Path) -> dict:
         raise WeightsError(f"{path}: not a loadable PyTorch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
 
 
-def _strip_prefixes(state: dict[str, Tensor]) -> dict[str, Tensor]:
+KeyMap = tuple[tuple[str, str], ...]
+"""Rules (regex, replacement) applied in order to every key, each to what the rules before it left; a key no
+rule matches keeps its name. The `(\\w+)$` ends anchor a rule on the parameter name, so a key already renamed
+(one more index before the parameter) is not renamed again by a later rule."""
+
+# DataParallel's `module.`, TSM's TSN wrapper `base_model.`, and TSM's shift wrapping a conv as `<conv>.net`.
+_TSM_WRAPPERS: KeyMap = ((r"^module\.", ""), (r"^base_model\.", ""), (r"\.net\.", "."))
+
+# TSM's own MobileNetV2 keeps each block's layers in one flat Sequential (conv, bn, relu, ...) where torchvision
+# groups conv+BN+ReLU6. Block 1 (expand ratio 1, the only such block) has no expansion conv.
+_TSM_FLAT_MOBILENET_V2: KeyMap = (
+    *_TSM_WRAPPERS,
+    (r"^(features\.\d+\.conv)\.0\.(\w+)$", r"\1.0.0.\2"),  # every block opens with conv, BN
+    (r"^(features\.\d+\.conv)\.1\.(\w+)$", r"\1.0.1.\2"),
+    (r"^(features\.1\.conv)\.3\.(\w+)$", r"\1.1.\2"),  # block 1: the projection conv, BN
+    (r"^(features\.1\.conv)\.4\.(\w+)$", r"\1.2.\2"),
+    (r"^(features\.\d+\.conv)\.3\.(\w+)$", r"\1.1.0.\2"),  # other blocks: depthwise conv, BN ...
+    (r"^(features\.\d+\.conv)\.4\.(\w+)$", r"\1.1.1.\2"),
+    (r"^(features\.\d+\.conv)\.6\.(\w+)$", r"\1.2.\2"),  # ... then the projection conv, BN
+    (r"^(features\.\d+\.conv)\.7\.(\w+)$", r"\1.3.\2"),
+    (r"^classifier\.(weight|bias)$", r"classifier.1.\1"),  # the online demo's bare Linear
+    (r"^new_fc\.", "classifier.1."),  # TSM's replaced classifier
+)
+
+
+def _mmaction2_block_numbers() -> tuple[KeyMap, int]:
+    """MMAction2's `layerN.i` -> torchvision's `features.K` (layers 1..7 are the paper's stages of 1, 2, 3, 4,
+    3, 3, 1 blocks), and K of the final 1x1 conv that follows them."""
+    rules, index = [], 1
+    for layer, (_, _, repeats, _) in enumerate(INVERTED_RESIDUAL_SETTING, start=1):
+        for block in range(repeats):
+            rules.append((rf"^layer{layer}\.{block}\.", f"features.{index}."))
+            index += 1
+    return tuple(rules), index
+
+
+_MMACTION2_BLOCKS, _MMACTION2_LAST_FEATURE = _mmaction2_block_numbers()
+
+# MMAction2 (mmcv) wraps every conv in a ConvModule: `<name>.conv`, `<name>.bn`.
+_MMACTION2_MOBILENET_V2: KeyMap = (
+    (r"^backbone\.", ""),
+    (r"\.net\.", "."),  # the temporal shift wraps a residual block's first conv
+    (r"^cls_head\.fc_cls\.", "classifier.1."),
+    # A block's last ConvModule has no activation: torchvision keeps its conv and BN as two Sequential entries.
+    (r"^(layer1\.0\.conv)\.1\.conv\.", r"\1.1."),  # layer1's block has no expansion conv
+    (r"^(layer1\.0\.conv)\.1\.bn\.", r"\1.2."),
+    (r"^(layer\d\.\d+\.conv)\.2\.conv\.", r"\1.2."),
+    (r"^(layer\d\.\d+\.conv)\.2\.bn\.", r"\1.3."),
+    # Every other ConvModule (conv, BN, ReLU6) is a torchvision ConvBNReLU6 Sequential.
+    (r"\.conv\.(\w+)$", r".0.\1"),
+    (r"\.bn\.(\w+)$", r".1.\1"),
+    (r"^conv1\.", "features.0."),
+    *_MMACTION2_BLOCKS,
+    (r"^conv2\.", f"features.{_MMACTION2_LAST_FEATURE}."),
+)
+
+_MMACTION2_RESNET50: KeyMap = (
+    (r"^backbone\.", ""),
+    (r"\.net\.", "."),  # the temporal shift wraps each bottleneck's conv1
+    (r"^cls_head\.fc_cls\.", "fc."),
+    (r"^conv1\.conv\.", "conv1."),  # the stem
+    (r"^conv1\.bn\.", "bn1."),
+    (r"\.conv(\d)\.conv\.", r".conv\1."),
+    (r"\.conv(\d)\.bn\.", r".bn\1."),
+    (r"\.downsample\.conv\.", ".downsample.0."),
+    (r"\.downsample\.bn\.", ".downsample.1."),
+)
+
+# MMAction2's ActionDataPreprocessor normalises 0-255 RGB with these; its TSM configs validate on the short side
+# resized to 256 and a 224 centre crop. Divided by 255 they are ImageNet's 0-1 mean and std.
+MMACTION2_MEAN_0_255 = (123.675, 116.28, 103.53)
+MMACTION2_STD_0_255 = (58.395, 57.12, 57.375)
+MMACTION2_PREPROCESS = PreprocessSpec((224, 224), 256, tuple(m / 255 for m in MMACTION2_MEAN_0_255),
+                                      tuple(s / 255 for s in MMACTION2_STD_0_255))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A checkpoint layout: how to recognise it, its keys mapped onto torchvision's per backbone, and what the
+    weights imply about their input and classes (a checkpoint stores neither)."""
+
+    name: str
+    marker: str | None  # a key matching this regex identifies the layout; None: the fallback
+    key_maps: dict[str, KeyMap]  # backbone -> rules
+    preprocess: PreprocessSpec
+    label_order: str
+
+
+# In detection order: the first layout whose marker matches a key wins.
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (
+    Layout("mmaction2", r"^backbone\.conv1\.conv\.weight$",
+           {"mobilenet_v2": _MMACTION2_MOBILENET_V2, "resnet50": _MMACTION2_RESNET50}, MMACTION2_PREPROCESS,
+           "line i of the dataset's MMAction2 label map (Kinetics-400: tools/data/kinetics/label_map_k400.txt)"),
+    Layout("tsm-mobilenet_v2", r"(^|\.)features\.1\.conv\.3\.weight$",  # torchvision's block 1 ends at conv.2
+           {"mobilenet_v2": _TSM_FLAT_MOBILENET_V2}, PreprocessSpec(),
+           "line i of the category file TSM was trained with"),
+    Layout("tsm", r"(^|\.)(base_model|new_fc)\.",
+           {"mobilenet_v2": (*_TSM_WRAPPERS, (r"^new_fc\.", "classifier.1.")),
+            "resnet50": (*_TSM_WRAPPERS, (r"^new_fc\.", "fc."))}, PreprocessSpec(),
+           "line i of the category file TSM was trained with"),
+    # Also stsm-edge's own files; `backbone.` prefixes a whole TemporalSegmentNetwork's state dict.
+    Layout("torchvision", None,
+           {backbone: ((r"^module\.", ""), (r"^backbone\.", "")) for backbone in HEAD_KEYS}, PreprocessSpec(),
+           "ImageNet-1k order for a 1000-class head (stsm_edge.assets.imagenet_labels)"),
+)}
+
+
+def detect_layout(keys: list[str]) -> Layout:
+    found = (layout for layout in LAYOUTS.values()
+             if layout.marker is not None and any(re.search(layout.marker, key) for key in keys))
+    return next(found, LAYOUTS["torchvision"])
+
+
+def resolve_layout(name: str | None, keys: list[str]) -> Layout:
+    """The layout called `name`, or the one detected from the keys."""
+    if name is None:
+        return detect_layout(keys)
+    if name not in LAYOUTS:
+        raise WeightsError(f"unknown checkpoint layout {name!r}; choose one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def apply_key_map(state: dict[str, Tensor], key_map: KeyMap) -> dict[str, Tensor]:
+    compiled = [(re.compile(pattern), replacement) for pattern, replacement in key_map]
     out = {}
     for key, value in state.items():
-        for prefix in ("module.", "base_model.", "backbone."):
-            if key.startswith(prefix):
-                key = key[len(prefix):]
-        out[key.replace(".net.", ".")] = value  # TSM wraps shifted convs as `.net`
-    return out
-
-
-# TSM's own MobileNetV2 keeps each block's layers in one flat Sequential: conv, bn, relu, ...
-_FLAT_EXPAND = {"0": "0.0", "1": "0.1", "3": "1.0", "4": "1.1", "6": "2", "7": "3"}
-_FLAT_NO_EXPAND = {"0": "0.0", "1": "0.1", "3": "1", "4": "2"}
-_FLAT_KEY = re.compile(r"^features\.(\d+)\.conv\.(\d)\.(.+)$")
-
-
-def _is_flat_mobilenet(state: dict[str, Tensor]) -> bool:
-    return "features.1.conv.3.weight" in state and "features.1.conv.0.0.weight" not in state
-
-
-def _unflatten_mobilenet(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    expand_blocks = {m.group(1) for k in state if (m := _FLAT_KEY.match(k)) and m.group(2) == "7"}
-    out = {}
-    for key, value in state.items():
-        match = _FLAT_KEY.match(key)
-        if match:
-            block, layer, rest = match.groups()
-            table = _FLAT_EXPAND if block in expand_blocks else _FLAT_NO_EXPAND
-            key = f"features.{block}.conv.{table[layer]}.{rest}"
+        for pattern, replacement in compiled:
+            key = pattern.sub(replacement, key)
         out[key] = value
     return out
 
 
-def _to_torchvision_keys(state: dict[str, Tensor], backbone: str) -> tuple[dict[str, Tensor], str]:
-    layout = "torchvision"
-    state = _strip_prefixes(state)
-    if backbone == "mobilenet_v2" and _is_flat_mobilenet(state):
-        state, layout = _unflatten_mobilenet(state), "tsm-mobilenet_v2"
-    head = HEAD_KEYS[backbone]
-    renamed = {}
-    for key, value in state.items():
-        if key.startswith("new_fc."):  # TSM's replaced classifier
-            key, layout = head + key[len("new_fc"):], "tsm" if layout == "torchvision" else layout
-        elif backbone == "mobilenet_v2" and key.startswith("classifier.") and key.count(".") == 1:
-            key = head + key[len("classifier"):]  # a bare Linear classifier (TSM online demo)
-        renamed[key] = value
-    return renamed, layout
-
-
-def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], source: str) -> LoadReport:
+def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], source: str,
+                    layout: str | None = None) -> LoadReport:
+    """Load `state` strictly into the model's backbone, its keys read in `layout` (detected when None)."""
     backbone = model.backbone
-    state, layout = _to_torchvision_keys(state, model.config.backbone)
+    found = resolve_layout(layout, list(state))
+    if model.config.backbone not in found.key_maps:
+        raise WeightsError(f"{source}: the {found.name} layout holds {', '.join(found.key_maps)} weights, "
+                           f"not {model.config.backbone}")
+    state = apply_key_map(state, found.key_maps[model.config.backbone])
     own = backbone.state_dict()
     head = HEAD_KEYS[model.config.backbone]
-    report = LoadReport(source, layout)
+    report = LoadReport(source, found.name, found.preprocess, found.label_order)
     head_weight = state.get(head + ".weight")
     if head_weight is not None and head_weight.shape != own[head + ".weight"].shape:
         state = {k: v for k, v in state.items() if not k.startswith(head + ".")}
@@ -134,7 +228,7 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
         report.replaced_head, missing = True, []
         report.notes.append("checkpoint has no classifier head; the model keeps a freshly initialised one")
     if missing or unexpected:
-        raise WeightsError(f"{source}: weights do not fit {model.config.backbone}: "
+        raise WeightsError(f"{source}: weights ({found.name} layout) do not fit {model.config.backbone}: "
                            f"missing keys {_names(missing)}; unexpected keys {_names(unexpected)}")
     shape_errors = [k for k, v in state.items() if v.shape != own[k].shape]
     if shape_errors:
@@ -153,20 +247,27 @@ def _names(keys: list[str], limit: int = 6) -> str:
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def load_weights(model: TemporalSegmentNetwork, source: str | Path) -> LoadReport:
-    """Load "imagenet" or a checkpoint file (torchvision, TSM or stsm-edge) into `model`."""
+def load_weights(model: TemporalSegmentNetwork, source: str | Path, layout: str | None = None) -> LoadReport:
+    """Load "imagenet" or a checkpoint file (torchvision, TSM, MMAction2 or stsm-edge) into `model`.
+
+    `layout` names one of LAYOUTS; by default it is detected from the keys. The report names the layout and
+    carries the preprocessing the weights expect: the file's own for an stsm-edge checkpoint, else the layout's."""
     if str(source) == "imagenet":
         if model.config.backbone != "mobilenet_v2":
             raise WeightsError("offline ImageNet weights ship for mobilenet_v2 only; pass a ResNet-50 file path")
         source = imagenet_weights_path()
     data = read_checkpoint(Path(source))
+    own_preprocess = None
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
+        own_preprocess = PreprocessSpec.from_dict(data["preprocess"]) if "preprocess" in data else None
         data = data["state_dict"]
     elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]  # TSM's {'epoch', 'arch', 'state_dict', 'best_prec1'}
+        data = data["state_dict"]  # TSM's {'epoch', 'arch', 'state_dict', 'best_prec1'}, MMAction2's {'meta', ...}
     if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
         raise WeightsError(f"{source}: no state dict found in the checkpoint")
-    return load_state_dict(model, data, str(source))
+    report = load_state_dict(model, data, str(source), layout)
+    report.preprocess = own_preprocess or report.preprocess
+    return report
 
 
 @dataclass

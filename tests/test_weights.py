@@ -6,7 +6,7 @@ import torch
 
 from stsm_edge.assets import coffee_image_path, imagenet_labels
 from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
-from stsm_edge.preprocess import preprocess_tensor
+from stsm_edge.preprocess import PreprocessSpec, preprocess_tensor
 from stsm_edge.weights import (
     WeightsError,
     imagenet_weights_path,
@@ -106,3 +106,11 @@ def test_own_checkpoint_round_trip(tmp_path):
     clip = torch.randn(1, 4, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(loaded(clip), model(clip))
+
+
+def test_own_checkpoint_reports_its_own_preprocessing(tmp_path):
+    model = stsm_mobilenet_v2(num_classes=3, n_segments=4, width_mult=0.35)
+    spec = PreprocessSpec.for_size(112, 112)
+    save_checkpoint(model, tmp_path / "own.pt", preprocess=spec)
+    report = load_weights(stsm_mobilenet_v2(num_classes=3, n_segments=4, width_mult=0.35), tmp_path / "own.pt")
+    assert report.layout == "torchvision" and report.preprocess == spec

@@ -284,12 +284,17 @@ def main(argv: list[str] | None = None) -> int:
             record = run_one(study, seed, args, record_path)
             if study.method == "stsm_causal" and not args.skip_int8:
                 add_int8(record, record_path, args)
+            write_report(out)  # after every run: a study stopped midway still has its table
+    print(write_report(out))
+    return 0
+
+
+def write_report(out: Path) -> str:
     text = report(out)
     atomic_write_text(out / "table.md", text)
     records = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
     atomic_write_text(out / "results.json", json.dumps({"runs": records}, indent=1) + "\n")
-    print(text)
-    return 0
+    return text
 
 
 if __name__ == "__main__":
