@@ -97,6 +97,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from stsm_edge.weights import load_weights
 
     path = Path(args.image) if args.image else coffee_image_path()
+    if not path.is_file():
+        raise InputError(f"{path}: no such image file")
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         raise InputError(f"{path}: not an image OpenCV can read")
@@ -144,10 +146,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from converters.base import TARGETS, export_artifact, get_converter
-    from stsm_edge.errors import CalibrationError
+    from stsm_edge.errors import CalibrationError, InputError
     from stsm_edge.fileio import ensure_writable_dir
     from stsm_edge.preprocess import PreprocessSpec
 
+    if args.size is not None and args.size < 1:
+        raise InputError(f"--size must be a positive number of pixels, got {args.size}")
     if args.target != "all":  # fail before loading models and frames
         get_converter(args.target).check_available()
     bundle = _load_model(args)
@@ -665,6 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not args.verbose:  # OpenCV's own warnings (a missing camera, an unreadable path) repeat our one-line errors
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
         return args.func(args)
     except StsmEdgeError as exc:

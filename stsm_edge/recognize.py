@@ -69,6 +69,7 @@ def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | No
     as it would on a live camera of that frame rate."""
     runner.reset()
     predictions: list[Prediction] = []
+    fps = video_info(video)[0]  # opens the file: a bad video is an error before any progress bar is drawn
     frames = iter_video_timed(Path(video), max_frames)
     with tqdm(desc=Path(video).name, unit="frame", disable=not progress) as bar:
         if annotated is None:
@@ -76,7 +77,7 @@ def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | No
                 predictions.append(runner.step(frame, stamp))
                 bar.update()
         else:
-            with annotated_video(annotated, video_info(video)[0]) as sink:
+            with annotated_video(annotated, fps) as sink:
                 for frame, stamp in frames:
                     predictions.append(runner.step(frame, stamp))
                     sink.write(draw_prediction(frame, predictions[-1]))

@@ -72,7 +72,9 @@ def read_sidecar(artifact: Path) -> dict:
     if not path.exists():
         raise ArtifactError(f"{artifact}: its metadata sidecar {path.name} is missing")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{path}: not a text file (a sidecar is UTF-8 JSON)") from exc
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     return validate_sidecar(data, str(path))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,13 +65,24 @@ def imagenet_weights_path() -> Path:
 
 
 def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, loaded with `weights_only` (no code from the file ever runs). Refusals are one
+    sentence; PyTorch's own paragraph stays on the exception chain (shown with -v)."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"{path}: no such checkpoint")
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder, not a checkpoint file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing what it cannot read
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "GLOBAL" in str(exc):  # torch's weights-only unpickler met a class or function it does not allow
+            raise WeightsError(f"{path}: refusing to load: the file holds objects other than tensors "
+                               "(a pickle that could run code)") from exc
+        raise WeightsError(f"{path}: not a PyTorch checkpoint (an unreadable pickle)") from exc
     except Exception as exc:  # torch raises many types for a bad file; the user needs one line
-        raise WeightsError(f"{path}: not a loadable PyTorch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+        raise WeightsError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__})") from exc
 
 
 KeyMap = tuple[tuple[str, str], ...]

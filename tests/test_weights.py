@@ -91,7 +91,7 @@ def test_wrong_key_is_named(tmp_path):
 def test_not_a_checkpoint_is_one_line(tmp_path):
     path = tmp_path / "junk.pth"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="not a loadable PyTorch checkpoint") as info:
+    with pytest.raises(WeightsError, match="not a PyTorch checkpoint") as info:
         load_weights(stsm_mobilenet_v2(width_mult=0.35), path)
     assert "\n" not in str(info.value)
 
