@@ -26,19 +26,10 @@ class RunReport:
         return len(self.predictions)
 
     @property
-    def mean_ms(self) -> float:
-        latencies = [p.latency_ms for p in self.predictions]
-        return float(np.mean(latencies)) if latencies else 0.0
-
-    @property
     def mean_model_ms(self) -> float:
         """Mean latency of the frames that ran the model (a clip runner's buffering frames excluded)."""
         latencies = [p.latency_ms for p in self.predictions if p.ran_model]
         return float(np.mean(latencies)) if latencies else 0.0
-
-    @property
-    def fps(self) -> float:
-        return 1e3 / self.mean_ms if self.mean_ms else 0.0
 
     @property
     def model_steps(self) -> int:
