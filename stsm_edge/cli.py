@@ -131,7 +131,33 @@ def _load_model(args: argparse.Namespace):
         raise InputError("give exactly one of --default, --imagenet or --checkpoint PATH")
     if imagenet:
         return imagenet_model()
-    return default_model() if args.default else load_model(Path(args.checkpoint))
+    return default_model() if args.default else load_model(Path(args.checkpoint), _load_options(args))
+
+
+def _load_options(args: argparse.Namespace):
+    from stsm_edge.errors import InputError
+    from stsm_edge.shift import PRESETS
+    from stsm_edge.weights import LoadOptions
+
+    if args.segments is not None and args.segments < 1:
+        raise InputError(f"--segments must be >= 1, got {args.segments}")
+    return LoadOptions(shift=PRESETS[args.method] if args.method else None, n_segments=args.segments,
+                       layout=args.layout, labels=Path(args.labels) if args.labels else None)
+
+
+def _add_checkpoint_options(p: argparse.ArgumentParser, whose: str = "--checkpoint") -> None:
+    """How to read a checkpoint from MMAction2, TSM or torchvision, which does not record its shift or labels."""
+    from stsm_edge.shift import PRESETS
+    from stsm_edge.weights import LAYOUTS
+
+    p.add_argument("--labels", help=f"class names for {whose}, one per line (default: its own; Kinetics-400's for "
+                                    "a 400-class checkpoint from another tool)")
+    p.add_argument("--method", choices=list(PRESETS),
+                   help=f"the shift {whose} was trained with, if it is from another tool (default: its MMAction2 "
+                        "config, else tsm)")
+    p.add_argument("--segments", type=int, help=f"frames per clip {whose} was trained with, if from another tool "
+                                                "(default: its MMAction2 config, else 8)")
+    p.add_argument("--layout", choices=list(LAYOUTS), help=f"read {whose}'s keys in this layout (default: detected)")
 
 
 def _frames(source: str | None, default_video: str, count: int, stride: int, spec):
@@ -366,7 +392,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
                            dims=args.dims, fold_div=args.fold_div, causal=args.causal, temperature=args.temperature,
                            label_weight=args.label_weight, val=args.val, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, workers=args.workers, seed=args.seed, step_ms=args.step_ms,
-                           max_steps_per_epoch=args.max_steps)
+                           max_steps_per_epoch=args.max_steps, teacher_method=args.method,
+                           teacher_segments=args.segments, teacher_layout=args.layout, labels=args.labels)
     best = distill(config, resume=args.resume)
     print(f"best checkpoint: {best}")
     return 0
@@ -538,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="input size (default: the model's own)")
     p.add_argument("--step-ms", type=float,
                    help="the model's time step to record (default: the checkpoint's, measured in training)")
+    _add_checkpoint_options(p)
     p.add_argument("--out", default="out")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -609,7 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("distill", help="a student with another shift (e.g. causal) from a teacher, on unlabelled video")
-    p.add_argument("--teacher", required=True, help="an stsm-edge checkpoint (the student starts from its weights)")
+    p.add_argument("--teacher", required=True,
+                   help="a checkpoint: stsm-edge, MMAction2, TSM or torchvision (the student starts from its weights)")
+    _add_checkpoint_options(p, "--teacher")
     p.add_argument("--videos", required=True,
                    help="a folder of videos, or an annotation list (its labels are not read unless --label-weight > 0)")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, best.pt")
@@ -636,6 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="the default model")
     p.add_argument("--checkpoint")
     p.add_argument("--model", help="an exported artifact (.pte, .tflite, .onnx), clip or streaming")
+    _add_checkpoint_options(p)
     p.add_argument("--data", required=True, help="annotation list (`path label` or `path num_frames label`)")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--limit", type=int, help="only the first N clips")

@@ -25,16 +25,16 @@ from torch import nn
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import TemporalSegmentNetwork, build_model
-from stsm_edge.shift import resolve_shift
+from stsm_edge.shift import PRESETS, resolve_shift
 from stsm_edge.train import Fit, Objective, TrainConfig, report_time_step, run_fit
-from stsm_edge.weights import load_model, load_state_dict
+from stsm_edge.weights import LoadOptions, load_model, load_state_dict
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
 @dataclass
 class DistillConfig:
-    teacher: str  # an stsm-edge checkpoint
+    teacher: str  # a checkpoint: stsm-edge, or MMAction2 / TSM / torchvision read with the teacher_* settings
     videos: str  # a folder of videos, or an annotation list (only its paths are read unless label_weight > 0)
     out: str
     method: str = "stsm_causal"  # the student's shift: a preset name, or "custom" with dims / fold_div / causal
@@ -53,12 +53,24 @@ class DistillConfig:
     seed: int = 0
     step_ms: float | None = None
     max_steps_per_epoch: int | None = None
+    # For a teacher from another tool, which does not record them (see weights.LoadOptions).
+    teacher_method: str | None = None
+    teacher_segments: int | None = None
+    teacher_layout: str | None = None
+    labels: str | None = None  # a label file for the teacher's (and so the student's) classes
+
+    def teacher_options(self) -> LoadOptions:
+        return LoadOptions(shift=PRESETS[self.teacher_method] if self.teacher_method else None,
+                           n_segments=self.teacher_segments, layout=self.teacher_layout,
+                           labels=Path(self.labels) if self.labels else None)
 
     def __post_init__(self) -> None:
         try:
             resolve_shift(self.method, self.dims, self.fold_div, self.causal)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        if self.teacher_method is not None and self.teacher_method not in PRESETS:
+            raise InputError(f"unknown teacher method {self.teacher_method!r}; choose one of {', '.join(PRESETS)}")
         if self.temperature <= 0:
             raise InputError(f"--temperature must be > 0, got {self.temperature:g}")
         if not 0.0 <= self.label_weight < 1.0:
@@ -112,7 +124,7 @@ def distillation(teacher: nn.Module, temperature: float, label_weight: float) ->
 
 def distill(config: DistillConfig, resume: str | Path | None = None, log=print) -> Path:
     """Distil; returns the path of the best checkpoint (by val top-1 with --val, else by agreement with the teacher)."""
-    bundle = load_model(Path(config.teacher))
+    bundle = load_model(Path(config.teacher), config.teacher_options())
     teacher = bundle.model.eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)

@@ -25,6 +25,7 @@ from stsm_edge.errors import InputError
 from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
 from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.shift import PRESETS, ShiftConfig, preset_name
 from stsm_edge.timebase import TimeStep
 
 log = logging.getLogger(__name__)
@@ -271,16 +272,25 @@ def load_weights(model: TemporalSegmentNetwork, source: str | Path, layout: str 
         source = imagenet_weights_path()
     data = read_checkpoint(Path(source))
     own_preprocess = None
-    if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
+    if _is_own(data):
         own_preprocess = PreprocessSpec.from_dict(data["preprocess"]) if "preprocess" in data else None
-        data = data["state_dict"]
-    elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]  # TSM's {'epoch', 'arch', 'state_dict', 'best_prec1'}, MMAction2's {'meta', ...}
-    if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
-        raise WeightsError(f"{source}: no state dict found in the checkpoint")
-    report = load_state_dict(model, data, str(source), layout)
+    report = load_state_dict(model, state_dict_of(data, source), str(source), layout)
     report.preprocess = own_preprocess or report.preprocess
     return report
+
+
+def _is_own(data: object) -> bool:
+    return isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT
+
+
+def state_dict_of(data: object, source: str | Path) -> dict[str, Tensor]:
+    """The state dict inside a checkpoint: ours, TSM's {'epoch', 'arch', 'state_dict', 'best_prec1'}, MMAction2's
+    {'meta', 'state_dict'}, or a bare one."""
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not data or not all(isinstance(v, Tensor) for v in data.values()):
+        raise WeightsError(f"{source}: no state dict found in the checkpoint")
+    return data
 
 
 @dataclass
@@ -324,19 +334,124 @@ def pack_checkpoint(source: Path, target: Path, note: dict | None = None) -> Pat
     return Path(target)
 
 
-def load_model(path: Path) -> ModelBundle:
-    """Rebuild a model (eval mode) from an stsm-edge checkpoint, with its labels and preprocessing."""
+@dataclass(frozen=True)
+class LoadOptions:
+    """What a checkpoint from another tool (MMAction2, TSM, torchvision) does not record about itself, and the
+    label list to use instead of a checkpoint's own. An stsm-edge checkpoint records its shift and segments."""
+
+    shift: ShiftConfig | None = None  # default: the checkpoint's MMAction2 config if it has one, else `tsm`
+    n_segments: int | None = None  # default: the checkpoint's MMAction2 config if it has one, else 8
+    layout: str | None = None  # default: detected from the keys
+    labels: Path | None = None  # a text file, one class name per line, line i naming class i
+
+
+FOREIGN_DEFAULT_METHOD = "tsm"  # MMAction2's and TSM's published models: shift_div 8, bidirectional
+FOREIGN_DEFAULT_SEGMENTS = 8
+# The final layer each backbone has and the other does not, in torchvision's names (after the layout's key map).
+BACKBONE_MARKERS = {"mobilenet_v2": "features.18.0.weight", "resnet50": "layer4.0.conv1.weight"}
+KINETICS_400 = 400
+
+
+def load_model(path: Path, options: LoadOptions = LoadOptions()) -> ModelBundle:
+    """Rebuild a model (eval mode) with its labels and preprocessing, from an stsm-edge checkpoint or from a
+    torchvision, TSM or MMAction2 one (see `LoadOptions` for what those leave unsaid)."""
     path = Path(path)
     data = read_checkpoint(path)
-    if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT):
-        raise WeightsError(f"{path}: not an stsm-edge checkpoint (no model config inside); "
-                           "build the model yourself and use load_weights for torchvision/TSM files")
+    bundle = _own_model(path, data, options) if _is_own(data) else _foreign_model(path, data, options)
+    if options.labels is not None:
+        bundle.labels = read_label_file(options.labels, bundle.model.config.num_classes)
+    return bundle
+
+
+def _own_model(path: Path, data: dict, options: LoadOptions) -> ModelBundle:
+    given = [name for name, value in (("--method", options.shift), ("--segments", options.n_segments),
+                                      ("--layout", options.layout)) if value is not None]
+    if given:
+        raise WeightsError(f"{path}: an stsm-edge checkpoint records its own model; {', '.join(given)} "
+                           "apply to checkpoints from other tools")
     model = build_model(ModelConfig.from_dict(data["config"]))
     load_state_dict(model, data["state_dict"], str(path))
     labels = list(data.get("labels") or []) or [f"class_{i}" for i in range(model.config.num_classes)]
     preprocess = PreprocessSpec.from_dict(data["preprocess"]) if "preprocess" in data else PreprocessSpec()
     return ModelBundle(model.eval(), labels, preprocess, {"checkpoint": path.name, "sha256": file_sha256(path)},
                        TimeStep.from_dict(data.get("time_step")))
+
+
+def _foreign_model(path: Path, data: object, options: LoadOptions) -> ModelBundle:
+    state = state_dict_of(data, path)
+    layout = resolve_layout(options.layout, list(state))
+    backbone = next((name for name, key_map in layout.key_maps.items()
+                     if BACKBONE_MARKERS[name] in apply_key_map(state, key_map)), None)
+    if backbone is None:
+        raise WeightsError(f"{path}: neither MobileNetV2 nor ResNet-50 weights in the {layout.name} layout")
+    head = apply_key_map(state, layout.key_maps[backbone]).get(HEAD_KEYS[backbone] + ".weight")
+    if head is None:
+        raise WeightsError(f"{path}: no classifier head, so no classes to predict; fine-tune one with "
+                           f"`stsm-edge train --pretrained {path}`")
+    meta = data.get("meta") if isinstance(data, dict) else None
+    recorded = mmaction2_recorded_model(meta)
+    shift = options.shift or recorded.get("shift") or PRESETS[FOREIGN_DEFAULT_METHOD]
+    n_segments = options.n_segments or recorded.get("n_segments") or FOREIGN_DEFAULT_SEGMENTS
+    config = ModelConfig(backbone=backbone, num_classes=head.shape[0], n_segments=n_segments, dims=shift.dims,
+                         fold_div=shift.fold_div, causal=shift.causal)
+    model = build_model(config)
+    report = load_state_dict(model, state, str(path), layout.name)
+    labels = recorded.get("labels") or default_labels(config.num_classes, layout)
+    how = "from its config" if "shift" in recorded and options.shift is None else \
+        "as given" if options.shift else "the default for TSM and MMAction2 checkpoints; --method to change"
+    log.info("%s: %s %s checkpoint, %d classes, %d segments, shift %s (%s)", path.name, report.layout, backbone,
+             config.num_classes, n_segments, preset_name(shift), how)
+    return ModelBundle(model.eval(), labels, report.preprocess,
+                       {"checkpoint": path.name, "sha256": file_sha256(path), "layout": report.layout})
+
+
+def mmaction2_recorded_model(meta: object) -> dict:
+    """What an MMAction2 (MMEngine) checkpoint's `meta` says of its model: the config text MMEngine stores
+    (`meta['cfg']`) gives `num_segments` and `shift_div`, and `meta['dataset_meta']['classes']` the labels."""
+    if not isinstance(meta, dict):
+        return {}
+    found = {}
+    cfg = meta.get("cfg")
+    if isinstance(cfg, str):
+        segments = re.search(r"\bnum_segments\s*=\s*(\d+)", cfg)
+        shift_div = re.search(r"\bshift_div\s*=\s*(\d+)", cfg)
+        if segments:
+            found["n_segments"] = int(segments.group(1))
+        if re.search(r"\bis_shift\s*=\s*False", cfg):
+            found["shift"] = PRESETS["tsn"]
+        elif shift_div and int(shift_div.group(1)) % 2 == 0:  # C/shift_div channels each way: a quarter at 8
+            found["shift"] = ShiftConfig(dims="T", fold_div=int(shift_div.group(1)) // 2)
+    classes = (meta.get("dataset_meta") or {}).get("classes") if isinstance(meta.get("dataset_meta"), dict) else None
+    if isinstance(classes, (list, tuple)) and classes and all(isinstance(c, str) for c in classes):
+        found["labels"] = list(classes)
+    return found
+
+
+def default_labels(num_classes: int, layout: Layout) -> list[str]:
+    """Labels for a checkpoint that carries none: Kinetics-400's for 400 classes (MMAction2's and TSM's order,
+    alphabetical), ImageNet's for a 1000-class torchvision head, else placeholder names."""
+    from stsm_edge.assets import imagenet_labels, kinetics_labels
+
+    if num_classes == KINETICS_400:
+        labels = kinetics_labels()
+        log.info("400 classes: Kinetics-400 labels in alphabetical order (MMAction2's and TSM's); --labels to change")
+        return labels
+    if num_classes == 1000 and layout.name == "torchvision":
+        return imagenet_labels()
+    log.warning("%d classes and no label list: classes are named class_0 ...; pass --labels FILE", num_classes)
+    return [f"class_{i}" for i in range(num_classes)]
+
+
+def read_label_file(path: Path, num_classes: int) -> list[str]:
+    """One class name per line (blank lines skipped), line i naming class i; the count must match the head."""
+    path = Path(path)
+    try:
+        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{path}: cannot read the label list ({type(exc).__name__})") from None
+    if len(labels) != num_classes:
+        raise WeightsError(f"{path}: {len(labels)} labels for a head of {num_classes} classes")
+    return labels
 
 
 def file_sha256(path: Path) -> str:

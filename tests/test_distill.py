@@ -1,5 +1,6 @@
 """Distillation: a causal student from a bidirectional teacher on unlabelled clips, through the CLI on tiny data."""
 
+import json
 import subprocess
 import sys
 
@@ -7,6 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from test_weights_mmaction2 import FIXTURE, save_mmaction2_checkpoint, seeded_state
+
+from stsm_edge.assets import kinetics_labels
 from stsm_edge.data import read_annotations
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.defaults import IMAGENET_CONFIG
@@ -16,7 +20,7 @@ from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.shift import PRESETS
 from stsm_edge.video import read_frames
-from stsm_edge.weights import load_model, load_weights, read_checkpoint, save_checkpoint
+from stsm_edge.weights import MMACTION2_PREPROCESS, load_model, load_weights, read_checkpoint, save_checkpoint
 
 SIZE, T = 64, 4
 SPEC = PreprocessSpec.for_size(SIZE, SIZE)
@@ -111,3 +115,24 @@ def test_student_preset_comes_from_the_presets(teacher, motion, tmp_path):
     assert result.returncode == 0, result.stderr
     config = load_model(tmp_path / "online" / "last.pt").model.config
     assert (config.dims, config.fold_div, config.causal) == tuple(PRESETS["tsm_online"].__dict__.values())
+
+
+def test_an_mmaction2_checkpoint_becomes_a_streaming_int8_model(motion, tmp_path):
+    """The path README's "Bring your checkpoint" walks: MMAction2 TSM (bidirectional, Kinetics-400) -> a causal
+    student with the teacher's labels and preprocessing -> an int8 streaming artifact that verifies."""
+    reference = json.loads(FIXTURE.read_text())
+    teacher = save_mmaction2_checkpoint(tmp_path / "tsm_mobilenetv2_k400.pth",
+                                        seeded_state(reference["spec"], reference["seed"]))
+    result = cli("distill", "--teacher", teacher, "--videos", motion / "videos" / "train", "--out", tmp_path / "s",
+                 "--epochs", 1, "--max-steps", 2, "--batch-size", 2, "--workers", 0)
+    assert result.returncode == 0, result.stderr
+    student = load_model(tmp_path / "s" / "last.pt")
+    config = student.model.config
+    assert (config.dims, config.fold_div, config.causal, config.num_classes) == ("THW", 8, True, 400)
+    assert student.labels == kinetics_labels() and student.preprocess == MMACTION2_PREPROCESS
+    result = cli("export", "--checkpoint", tmp_path / "s" / "last.pt", "--target", "onnx", "--form", "stream",
+                 "--precision", "int8", "--size", 112, "--calib-frames", 16, "--verify-frames", 24,
+                 "--step-ms", 250, "--out", tmp_path / "phone", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    sidecar = json.loads(next((tmp_path / "phone").glob("*.json")).read_text())
+    assert sidecar["labels"] == kinetics_labels() and sidecar["form"] == "stream"

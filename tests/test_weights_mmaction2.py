@@ -14,17 +14,20 @@ import numpy as np
 import pytest
 import torch
 
-from stsm_edge.assets import coffee_image_path
+from stsm_edge.assets import coffee_image_path, kinetics_labels
 from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
-from stsm_edge.shift import PRESETS
+from stsm_edge.shift import PRESETS, ShiftConfig
 from stsm_edge.weights import (
     LAYOUTS,
     MMACTION2_MEAN_0_255,
     MMACTION2_PREPROCESS,
     MMACTION2_STD_0_255,
+    LoadOptions,
     WeightsError,
+    load_model,
     load_weights,
+    save_checkpoint,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmaction2_tsm_mobilenet_v2.json"
@@ -76,8 +79,8 @@ def reference_clip(seed: int, size: int) -> torch.Tensor:
     return x
 
 
-def save_mmaction2_checkpoint(path: Path, state: dict[str, torch.Tensor]) -> Path:
-    torch.save({"meta": {"mmaction2_version": "1.2.0", "epoch": 1}, "state_dict": state}, path)
+def save_mmaction2_checkpoint(path: Path, state: dict[str, torch.Tensor], **meta) -> Path:
+    torch.save({"meta": {"mmaction2_version": "1.2.0", "epoch": 1, **meta}, "state_dict": state}, path)
     return path
 
 
@@ -187,3 +190,66 @@ def test_unknown_layout_lists_the_valid_ones(tmp_path, mobilenet_state):
                                            + ", ".join(LAYOUTS)) as info:
         load_weights(tsm_mobilenet_v2(), path, layout="mmaction")
     assert "\n" not in str(info.value) and {"torchvision", "tsm", "tsm-mobilenet_v2", "mmaction2"} <= set(LAYOUTS)
+
+
+# MMAction2's tools/data/kinetics/label_map_k400.txt: sha256 of its 400 names joined by newlines, and some lines.
+MMACTION2_K400_SHA256 = "a8dafb93a1204d4ecfa904f943ce5ee0c62ddeeb1df71aa1f96983fca17d777e"
+MMACTION2_K400_LINES = {0: "abseiling", 57: "clapping", 100: "drinking", 200: "moving furniture", 298: "shot put",
+                        399: "zumba"}
+
+
+def test_kinetics_labels_are_in_mmaction2s_order():
+    labels = kinetics_labels()
+    assert {i: labels[i] for i in MMACTION2_K400_LINES} == MMACTION2_K400_LINES
+    assert hashlib.sha256("\n".join(labels).encode()).hexdigest() == MMACTION2_K400_SHA256
+
+
+def shift_of(model) -> ShiftConfig:
+    return ShiftConfig(model.config.dims, model.config.fold_div, model.config.causal)
+
+
+def test_mmaction2_checkpoint_loads_as_a_whole_model(tmp_path, reference, mobilenet_state):
+    """No model to build by hand: backbone, classes, shift, labels and preprocessing come from the file."""
+    bundle = load_model(save_mmaction2_checkpoint(tmp_path / "tsm_mobilenetv2_k400.pth", mobilenet_state))
+    config = bundle.model.config
+    assert (config.backbone, config.num_classes, config.n_segments, shift_of(bundle.model)) == \
+        ("mobilenet_v2", 400, 8, TSM)
+    assert bundle.labels == kinetics_labels() and bundle.preprocess == MMACTION2_PREPROCESS
+    assert bundle.source["layout"] == "mmaction2"
+    error, scale = max_logit_error(bundle.model, reference)
+    assert error <= 1e-4 * scale
+
+
+def test_mmaction2_config_and_classes_in_meta_are_read(tmp_path, mobilenet_state):
+    cfg = ("model = dict(type='Recognizer2D', backbone=dict(type='MobileNetV2TSM', num_segments=16, "
+           "shift_div=16, is_shift=True, pretrained2d=False), cls_head=dict(num_segments=16))")
+    names = [f"gesture {i}" for i in range(400)]
+    path = save_mmaction2_checkpoint(tmp_path / "meta.pth", mobilenet_state, cfg=cfg,
+                                     dataset_meta={"classes": names})
+    bundle = load_model(path)
+    assert bundle.model.config.n_segments == 16 and shift_of(bundle.model) == ShiftConfig("T", 8)
+    assert bundle.labels == names
+    unshifted = save_mmaction2_checkpoint(tmp_path / "tsn.pth", mobilenet_state, cfg=cfg.replace("is_shift=True",
+                                                                                               "is_shift=False"))
+    assert shift_of(load_model(unshifted).model) == PRESETS["tsn"]
+    given = load_model(path, LoadOptions(shift=PRESETS["tsm_online"], n_segments=4))
+    assert given.model.config.n_segments == 4 and shift_of(given.model) == PRESETS["tsm_online"]
+
+
+def test_a_label_file_must_match_the_head(tmp_path, mobilenet_state):
+    path = save_mmaction2_checkpoint(tmp_path / "tsm.pth", mobilenet_state)
+    short = tmp_path / "short.txt"
+    short.write_text("\n".join(f"c{i}" for i in range(399)) + "\n")
+    with pytest.raises(WeightsError, match=r"short\.txt: 399 labels for a head of 400 classes$"):
+        load_model(path, LoadOptions(labels=short))
+    full = tmp_path / "full.txt"
+    full.write_text("\n".join(f"c{i}" for i in range(400)) + "\n\n")
+    assert load_model(path, LoadOptions(labels=full)).labels == [f"c{i}" for i in range(400)]
+
+
+def test_foreign_settings_are_refused_for_our_own_checkpoints(tmp_path):
+    path = tmp_path / "own.pt"
+    save_checkpoint(build_model(ModelConfig(num_classes=3, n_segments=2)), path, ["a", "b", "c"])
+    with pytest.raises(WeightsError, match="records its own model; --method, --segments apply to checkpoints"):
+        load_model(path, LoadOptions(shift=TSM, n_segments=4))
+    assert load_model(path).labels == ["a", "b", "c"]

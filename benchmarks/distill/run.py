@@ -1,0 +1,139 @@
+"""Bidirectional -> causal without labels, measured on the motion benchmark.
+
+The teacher is the fidelity study's bidirectional STSM (trained with labels; seed 0, 112², 3 epochs). The
+student, `stsm_causal`, starts from the teacher's weights and is distilled on a motion train split rendered
+with another seed (1): `distill` is given the folder of its videos, so no label exists for it to read. Both are
+scored on the seed-0 test split beside the causal STSM trained with labels at the same budget (the study's STSM
+causal, seed 0) and the student before distillation (the teacher's weights in the causal shift). The student is
+then exported to int8 streaming .pte, .tflite and .onnx, each evaluated on the same clips.
+
+    python -m benchmarks.distill.run
+
+Each result is saved in results.json as it finishes, keyed by the sha256 of the file it measured, and the
+distillation resumes from its last.pt, so a stopped run picks up where it was; table.md is rebuilt each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from stsm_edge.cli import main as cli_main
+from stsm_edge.data.motion import make_motion_data
+from stsm_edge.distill import DistillConfig, distill
+from stsm_edge.evaluate import evaluate
+from stsm_edge.fileio import atomic_write_text
+from stsm_edge.models.tsn import build_model
+from stsm_edge.runtimes.base import open_runtime
+from stsm_edge.shift import PRESETS
+from stsm_edge.weights import file_sha256, load_model, save_checkpoint
+
+HERE = Path(__file__).parent
+UNLABELLED_SEED = 1  # the study's data is seed 0: other trajectories, speeds and backgrounds
+INT8_TARGETS = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
+
+
+def student_at_start(teacher: Path, path: Path) -> Path:
+    """The student before distillation: the teacher's weights and labels under the causal shift."""
+    if not path.exists():
+        bundle = load_model(teacher)
+        causal = PRESETS["stsm_causal"]
+        config = bundle.model.config
+        model = build_model(type(config)(**{**config.to_dict(), "dims": causal.dims, "fold_div": causal.fold_div,
+                                            "causal": causal.causal}))
+        model.backbone.load_state_dict(bundle.model.backbone.state_dict())
+        save_checkpoint(model, path, bundle.labels, bundle.preprocess, time_step=bundle.time_step)
+    return path
+
+
+def int8_artifact(checkpoint: Path, target: str, calib: Path, verify: Path, out: Path) -> Path:
+    made = sorted(out.glob(f"*stream*int8*{INT8_TARGETS[target]}"))
+    if not made:
+        cli_main(["export", "--checkpoint", str(checkpoint), "--target", target, "--precision", "int8", "--form",
+                  "stream", "--calib", str(calib), "--calib-frames", "288", "--verify", str(verify),
+                  "--verify-frames", "144", "--out", str(out), "--quiet"])
+        made = sorted(out.glob(f"*stream*int8*{INT8_TARGETS[target]}"))
+    if not made:
+        raise SystemExit(f"export to {target} made no artifact in {out}")
+    return made[0]
+
+
+def table(results: dict, command: str, settings: dict) -> str:
+    lines = ["# Bidirectional -> causal by distillation, without labels", "",
+             "Motion benchmark, seed-0 test split (675 clips), MobileNetV2 at 112², 8 frames. Teacher and the "
+             "labelled causal model: the fidelity study's seed-0 runs (3 epochs, lr 0.005, labels). Student: "
+             f"`stsm_causal` from the teacher's weights, distilled for {settings['epochs']} epochs (lr "
+             f"{settings['lr']:g}, T = {settings['temperature']:g}) on the {settings['clips']} unlabelled clips of "
+             f"a train split rendered with seed {UNLABELLED_SEED}.", "",
+             "| model | shift | trained with | test top-1 |", "|---|---|---|---:|"]
+    for row in results.values():
+        lines.append(f"| {row['name']} | {row['shift']} | {row['how']} | {row['top1']:.1%} |")
+    lines += ["", f"Made with: `{command}`", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", default="runs/fidelity/stsm_seed0/last.pt")
+    parser.add_argument("--labelled", default="runs/fidelity/stsm_causal_seed0/last.pt",
+                        help="the causal model trained with labels at the teacher's budget")
+    parser.add_argument("--data", default="runs/motion", help="the labelled motion benchmark (test.txt, val.txt)")
+    parser.add_argument("--work", default="runs/distill", help="unlabelled split, student run, artifacts")
+    parser.add_argument("--clips-per-class", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--temperature", type=float, default=4.0)
+    parser.add_argument("--out", default=str(HERE))
+    args = parser.parse_args(argv)
+    out, work, data = Path(args.out), Path(args.work), Path(args.data)
+    command = shlex.join(["python", "-m", "benchmarks.distill.run", *(argv if argv is not None else sys.argv[1:])])
+    for needed in (Path(args.teacher), Path(args.labelled), data / "test.txt"):
+        if not needed.exists():
+            raise SystemExit(f"{needed}: missing; run `python -m benchmarks.fidelity.run` first")
+    unlabelled = work / f"motion_seed{UNLABELLED_SEED}_{args.clips_per_class}"
+    if not (unlabelled / "train.txt").exists():
+        make_motion_data(unlabelled, UNLABELLED_SEED, args.clips_per_class, splits=("train",))
+    videos = unlabelled / "videos" / "train"  # a folder: distill sees paths only
+    student_run = work / "student"
+    config = DistillConfig(teacher=args.teacher, videos=str(videos), out=str(student_run), method="stsm_causal",
+                           epochs=args.epochs, lr=args.lr, temperature=args.temperature, workers=1)
+    last = student_run / "last.pt"
+    done = last.exists() and len((student_run / "log.jsonl").read_text().splitlines()) >= args.epochs
+    if not done:
+        distill(config, resume=last if last.exists() else None)
+    settings = {"epochs": args.epochs, "lr": args.lr, "temperature": args.temperature,
+                "clips": sum(1 for _ in videos.iterdir())}
+
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    rows = [("teacher", Path(args.teacher), "STSM (bidirectional)", "labels (seed-0 train split)"),
+            ("student before distillation", student_at_start(Path(args.teacher), work / "student_start.pt"),
+             "STSM causal", "the teacher's weights, no training"),
+            ("student (eager fp32)", last, "STSM causal", "distillation, no labels"),
+            ("causal trained with labels", Path(args.labelled), "STSM causal", "labels (seed-0 train split)")]
+    for target in INT8_TARGETS:
+        artifact = int8_artifact(last, target, unlabelled / "train.txt", data / "val.txt", work / "int8")
+        rows.append((f"student int8 stream {artifact.suffix}", artifact, "STSM causal", "distillation, no labels"))
+    for name, path, shift, how in rows:
+        key = file_sha256(path)[:16]
+        if results.get(name, {}).get("sha256") == key:
+            continue
+        started = time.perf_counter()
+        result = evaluate(open_runtime(path), data / "test.txt")
+        results[name] = {"name": name, "file": str(path), "sha256": key, "shift": shift, "how": how,
+                         "top1": result.top1, "top5": result.top5, "clips": result.count,
+                         "seconds": round(time.perf_counter() - started, 1)}
+        print(f"{name}: top-1 {result.top1:.1%}", flush=True)
+        atomic_write_text(results_path, json.dumps(results, indent=1) + "\n")
+    text = table(results, command, settings)
+    atomic_write_text(out / "table.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
