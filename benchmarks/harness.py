@@ -1,8 +1,8 @@
 """The benchmark harness: export (or take) artifacts, profile each one, compare them interleaved, write results.
 
-    python -m benchmarks run                      # this machine: export/reuse, profile, compare, results + report
-    python -m benchmarks run --quick --targets onnx   # tiny model, seconds: the smoke run the tests use
-    python -m benchmarks run --artifact a.pte --artifact b.tflite   # only these artifacts
+    python -m stsm_edge.benchmarks run                      # this machine: export/reuse, profile, compare, results + report
+    python -m stsm_edge.benchmarks run --quick --targets onnx   # tiny model, seconds: the smoke run the tests use
+    python -m stsm_edge.benchmarks run --artifact a.pte --artifact b.tflite   # only these artifacts
 
 Steps:
 1. Artifacts. Either those given with --artifact (each with its sidecar), or a fresh export of
@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import device as device_info
-from benchmarks import schema
+from stsm_edge.benchmarks import device as device_info
+from stsm_edge.benchmarks import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -154,11 +154,13 @@ def build(model: str, settings: Settings):
     """A model of the family with its labels, preprocessing and provenance."""
     import torch
 
+    from stsm_edge.assets import imagenet_weights_path
     from stsm_edge.defaults import IMAGENET_CONFIG
+    from stsm_edge.fileio import file_sha256
     from stsm_edge.models.tsn import ModelConfig, build_model
     from stsm_edge.preprocess import PreprocessSpec
     from stsm_edge.shift import PRESETS
-    from stsm_edge.weights import file_sha256, imagenet_weights_path, load_weights
+    from stsm_edge.weights import load_weights
 
     shift = PRESETS[MODEL_PRESETS[model]]
     config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": shift.dims, "fold_div": shift.fold_div,
@@ -200,7 +202,7 @@ def state_bytes(sidecar: dict, segments: int) -> int:
 
 
 def describe(path: Path, sidecar: dict) -> Artifact:
-    from converters.base import artifact_size
+    from stsm_edge.converters.base import artifact_size
 
     segments = int(sidecar["model"]["n_segments"])
     return Artifact(Path(path), sidecar["target"], model_family(sidecar["model"]), sidecar["form"],
@@ -209,7 +211,7 @@ def describe(path: Path, sidecar: dict) -> Artifact:
 
 def cached(path: Path, net, spec, source: dict) -> dict | None:
     """The sidecar of a reusable earlier export of the same thing, else None."""
-    from converters.base import tool_versions
+    from stsm_edge.converters.base import tool_versions
     from stsm_edge.errors import StsmEdgeError
     from stsm_edge.sidecar import read_sidecar
 
@@ -226,7 +228,7 @@ def cached(path: Path, net, spec, source: dict) -> dict | None:
 
 def export_all(settings: Settings) -> tuple[list[Artifact], list[str]]:
     """Every artifact of the plan for every target (cached where possible); skipped targets with reasons."""
-    from converters.base import export_artifact, get_converter
+    from stsm_edge.converters.base import export_artifact, get_converter
     from stsm_edge.errors import StsmEdgeError
 
     folder = settings.artifacts_dir / settings.tag()
@@ -297,7 +299,7 @@ def run_child(kind: str, job: dict, workdir: Path) -> dict:
     job_path.write_text(json.dumps(job))
     out_path.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", kind, str(job_path), str(out_path)],
+    proc = subprocess.run([sys.executable, "-m", "stsm_edge.benchmarks.worker", kind, str(job_path), str(out_path)],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not out_path.exists():
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -435,7 +437,7 @@ def run(settings: Settings) -> Path:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks run", description="Benchmark artifacts on this machine.")
+    parser = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks run", description="Benchmark artifacts on this machine.")
     parser.add_argument("--quick", action="store_true", help="tiny model (width 0.35, 96x96, T=4), few iterations")
     parser.add_argument("--targets", help=f"comma-separated, default {','.join(TARGETS)}")
     parser.add_argument("--artifact", action="append", type=Path, default=[],
@@ -492,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = run(settings)
         if not args.no_report:
-            from benchmarks import report
+            from stsm_edge.benchmarks import report
 
             written = report.write_report(settings.results_dir, settings.report_dir)
             say(settings, f"report: {written}")

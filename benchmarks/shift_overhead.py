@@ -5,7 +5,7 @@ MobileNetV2 (random weights: timing does not depend on them; calibration uses re
 
   plain     no shift at all (dims=""), one input, one output;
   training  causal STSM with the shift as written for training (slices + zero pad + cat);
-  deploy    causal STSM in its deploy form (converters.deploy);
+  deploy    causal STSM in its deploy form (stsm_edge.converters.deploy);
 
 then times them interleaved (one run of each per round, so load changes hit all three alike) and
 prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. Each
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.base import TARGETS, export_artifact
+from stsm_edge.converters.base import TARGETS, export_artifact
 from stsm_edge.assets import video_path
 from stsm_edge.errors import StsmEdgeError
-from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.video import iter_video

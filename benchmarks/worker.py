@@ -1,7 +1,7 @@
 """What runs inside the benchmark's child processes (one per profile, one per comparison group).
 
-    python -m benchmarks.worker profile JOB.json OUT.json
-    python -m benchmarks.worker compare JOB.json OUT.json
+    python -m stsm_edge.benchmarks.worker profile JOB.json OUT.json
+    python -m stsm_edge.benchmarks.worker compare JOB.json OUT.json
 
 A fresh process per profile gives a clean peak RSS (ru_maxrss of this process only) and clean thread
 pools (ExecuTorch's XNNPACK pool is process-wide). Inputs are real preprocessed frames the parent saved
@@ -137,7 +137,7 @@ def compare(job: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 3 or argv[0] not in ("profile", "compare"):
-        print("usage: python -m benchmarks.worker profile|compare JOB.json OUT.json", file=sys.stderr)
+        print("usage: python -m stsm_edge.benchmarks.worker profile|compare JOB.json OUT.json", file=sys.stderr)
         return 2
     job = json.loads(Path(argv[1]).read_text())
     result = profile(job) if argv[0] == "profile" else compare(job)

@@ -1,6 +1,6 @@
 """Per-target converters behind one registry: `get_converter(name)` imports a target on demand."""
 
-from converters.base import (
+from stsm_edge.converters.base import (
     FORMS,
     REGISTRY,
     TARGETS,

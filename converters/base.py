@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from converters.deploy import deploy_form
+from stsm_edge.converters.deploy import deploy_form
 from stsm_edge.errors import (  # noqa: F401  (re-exported: converters raise these)
     ArtifactError,
     CalibrationError,
@@ -45,7 +45,8 @@ from stsm_edge.timebase import TimeStep
 from stsm_edge.versions import package_versions
 
 TARGETS = ("executorch", "coreml", "tflite", "onnx")
-# "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": converters.deploy's
+PRECISIONS = ("fp32", "fp16", "int8", "int8w")  # the union of the targets' `precisions`
+# "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": stsm_edge.converters.deploy's
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
 SHIFT_FORMS = ("training", "deploy")
 FP32_MAX_ABS_DIFF = 1e-4

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from converters.base import ArtifactError, CalibrationError, Converter, ExportError, ExportJob, register
+from stsm_edge.converters.base import ArtifactError, CalibrationError, Converter, ExportError, ExportJob, register
 
 # iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8).
 DEPLOYMENT_TARGET = "iOS17"

@@ -20,8 +20,8 @@ from __future__ import annotations
 import operator
 from pathlib import Path
 
-from converters.base import ArtifactError, Converter, ExportError, ExportJob, register
-from converters.quantization import bias_corrected_module, float_leading_convs
+from stsm_edge.converters.base import ArtifactError, Converter, ExportError, ExportJob, register
+from stsm_edge.converters.quantization import bias_corrected_module, float_leading_convs
 
 DELEGATES = ("xnnpack", "coreml")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.

@@ -28,8 +28,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from converters.base import Converter, ExportError, ExportJob, register
-from converters.quantization import bias_corrected_module, float_leading_convs
+from stsm_edge.converters.base import Converter, ExportError, ExportJob, register
+from stsm_edge.converters.quantization import bias_corrected_module, float_leading_convs
 
 QUANT_FORMATS = ("qoperator", "qdq")
 

@@ -46,8 +46,8 @@ from typing import Iterator
 
 from torch import Tensor, nn
 
-from converters.base import Converter, ExportError, ExportJob, register
-from converters.quantization import bias_corrected_module, float_leading_convs
+from stsm_edge.converters.base import Converter, ExportError, ExportJob, register
+from stsm_edge.converters.quantization import bias_corrected_module, float_leading_convs
 
 SIGNATURE = "serving_default"
 

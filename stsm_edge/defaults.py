@@ -1,4 +1,4 @@
-"""The two models the CLI can name without a path.
+"""The two models the CLI can name without a path, and `model_bundle`, which opens either or a checkpoint file.
 
 `default_model()` (`--default`): STSM-MobileNetV2 (width 1.0, causal, T = 8) fine-tuned from ImageNet on
 the motion benchmark, shipped in the package (weights stored in fp16 to stay small; they load as fp32).
@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stsm_edge.assets import imagenet_labels
+from stsm_edge.assets import imagenet_labels, imagenet_weights_path
+from stsm_edge.fileio import file_sha256
 from stsm_edge.models.tsn import ModelConfig, build_model
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.weights import ModelBundle, file_sha256, imagenet_weights_path, load_model, load_weights
+from stsm_edge.weights import (
+    LoadOptions,
+    ModelBundle,
+    load_model,
+    load_weights,
+)
 
 RESOURCES = Path(__file__).parent / "resources"
 DEFAULT_CHECKPOINT = RESOURCES / "stsm_mobilenet_v2_motion.pt"
@@ -34,3 +40,13 @@ def imagenet_model() -> ModelBundle:
     return ModelBundle(model.eval(), imagenet_labels(), PreprocessSpec(),
                        {"checkpoint": path.name, "sha256": file_sha256(path),
                         "weights": "torchvision ImageNet MobileNetV2"})
+
+
+NAMED_MODELS = {"default": default_model, "imagenet": imagenet_model}
+
+
+def model_bundle(which: str | Path, options: LoadOptions = LoadOptions()) -> ModelBundle:
+    """"default", "imagenet", or a checkpoint path (stsm-edge, MMAction2, TSM or torchvision; see LoadOptions)."""
+    if str(which) in NAMED_MODELS:
+        return NAMED_MODELS[str(which)]()
+    return load_model(Path(which), options)

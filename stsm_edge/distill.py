@@ -25,39 +25,46 @@ from torch import nn
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import TemporalSegmentNetwork, build_model
-from stsm_edge.shift import PRESETS, resolve_shift
+from stsm_edge.options import option
+from stsm_edge.shift import METHODS, PRESETS, resolve_shift
 from stsm_edge.train import Fit, Objective, TrainConfig, report_time_step, run_fit
-from stsm_edge.weights import LoadOptions, load_model, load_state_dict
+from stsm_edge.weights import LAYOUTS, LoadOptions, load_model, load_state_dict
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
 @dataclass
 class DistillConfig:
-    teacher: str  # a checkpoint: stsm-edge, or MMAction2 / TSM / torchvision read with the teacher_* settings
-    videos: str  # a folder of videos, or an annotation list (only its paths are read unless label_weight > 0)
-    out: str
-    method: str = "stsm_causal"  # the student's shift: a preset name, or "custom" with dims / fold_div / causal
-    dims: str | None = None
-    fold_div: int | None = None
-    causal: bool | None = None
-    temperature: float = 4.0
-    label_weight: float = 0.0  # > 0: also cross-entropy on the list's labels, weighted so
-    val: str | None = None  # a labelled list: val top-1 picks best.pt
-    epochs: int = 4
-    batch_size: int = 8
+    teacher: str = option(help="a checkpoint: stsm-edge, MMAction2, TSM or torchvision (the student starts from "
+                               "its weights)")
+    videos: str = option(help="a folder of videos, or a list (its labels are read only with --label-weight > 0)")
+    out: str = option(help="run folder: log.jsonl, last.pt, best.pt")
+    method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/--causal",
+                         flag="--student-preset", choices=METHODS)
+    dims: str | None = option(None, "custom student shift: dimensions that shift (letters of THW)")
+    fold_div: int | None = option(None, "custom student shift: each group is C // fold_div")
+    causal: bool | None = option(None, "custom student shift: T from frame t-1 only")
+    temperature: float = option(4.0, "softens both distributions (the loss is scaled by T^2)")
+    label_weight: float = option(0.0, "weight of cross-entropy on the list's labels (0: labels never read)")
+    val: str | None = option(None, "a labelled list: its top-1 after each epoch picks best.pt")
+    epochs: int = option(4, "")
+    batch_size: int = option(8, "")
     # The student starts at the teacher's optimum and needs small steps: on an ImageNet teacher (1000 classes,
     # T = 4) one SGD step at 1e-3 raised the KD loss 20x, while 8 steps at 1e-4 halved it.
-    lr: float = 1e-4
-    workers: int = 2
-    seed: int = 0
-    step_ms: float | None = None
-    max_steps_per_epoch: int | None = None
+    lr: float = option(1e-4, "small: the student starts at the teacher's optimum")
+    workers: int = option(2, "data loader processes")
+    seed: int = option(0, "")
+    step_ms: float | None = option(None, "fixed-step sampling, as for train")
+    max_steps_per_epoch: int | None = option(None, "stop each epoch after this many steps (smoke runs)",
+                                             flag="--max-steps")
     # For a teacher from another tool, which does not record them (see weights.LoadOptions).
-    teacher_method: str | None = None
-    teacher_segments: int | None = None
-    teacher_layout: str | None = None
-    labels: str | None = None  # a label file for the teacher's (and so the student's) classes
+    teacher_method: str | None = option(None, "the shift a teacher from another tool was trained with (default: "
+                                              "its MMAction2 config, else tsm)", flag="--method", choices=tuple(PRESETS))
+    teacher_segments: int | None = option(None, "its frames per clip (default: its MMAction2 config, else 8)",
+                                          flag="--segments")
+    teacher_layout: str | None = option(None, "read its keys in this layout (default: detected)", flag="--layout",
+                                        choices=tuple(LAYOUTS))
+    labels: str | None = option(None, "class names for the teacher (and so the student), one per line")
 
     def teacher_options(self) -> LoadOptions:
         return LoadOptions(shift=PRESETS[self.teacher_method] if self.teacher_method else None,

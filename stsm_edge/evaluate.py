@@ -19,6 +19,7 @@ import numpy as np
 from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
+from stsm_edge.options import option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.runtimes.base import Runtime
 from stsm_edge.video import iter_video_timed
@@ -138,3 +139,50 @@ def plot_confusion(result: EvalResult, path: Path, title: str) -> Path:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+@dataclass
+class EvalRun:
+    """An evaluation as `stsm-edge eval` reports it: the result, what was evaluated and how."""
+
+    result: EvalResult
+    name: str
+    runtime: Runtime
+    how: str
+
+    def report(self, data: Path) -> str:
+        return (f"{self.name} ({self.runtime.format}, {self.runtime.form}) on {Path(data).name}: {self.result.count} "
+                f"clips, {self.how}\ntop-1: {self.result.top1:.2%}\ntop-5: {self.result.top5:.2%}")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    data: str = option(help="annotation list (`path label` or `path num_frames label`)")
+    limit: int | None = option(None, "only the first N clips")
+    play_fps: float | None = option(None, "evaluate as deployed: play each clip through the runner as a live stream "
+                                          "at N fps (resampled by timestamp) and score the label shown at its end")
+    step_ms: float | None = option(None, "with --play-fps: pace at this time step (default: the model's)")
+    no_pacing: bool = option(False, "with --play-fps: one model step per frame (a control)")
+    threads: int | None = option(None, "runtime threads")
+
+    def __post_init__(self) -> None:
+        if self.play_fps is not None and self.play_fps <= 0:
+            raise InputError(f"--play-fps must be > 0, got {self.play_fps:g}")
+
+
+def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
+    """"default", a checkpoint (read with `options`, a weights.LoadOptions) or an artifact on an annotation list:
+    segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream."""
+    from stsm_edge.runtimes.base import open_model
+    from stsm_edge.timebase import step_from_ms
+
+    data = Path(settings.data)
+    step_seconds = None if settings.step_ms is None else step_from_ms(settings.step_ms).seconds
+    runtime = open_model(model, settings.threads, options)
+    name = "default model" if str(model) == "default" else Path(model).name
+    if settings.play_fps is None:
+        return EvalRun(evaluate(runtime, data, settings.limit, progress), name, runtime, "segment-sampled clips")
+    runner = FrameBufferRunner(runtime, top_k=5, step_seconds=step_seconds, pacing=not settings.no_pacing)
+    how = (f"played at {settings.play_fps:g} fps through the runner, "
+           + (f"paced at {runner.time_step.describe()}" if runner.pacing else "pacing off (a step per frame)"))
+    return EvalRun(evaluate_played(runner, data, settings.play_fps, settings.limit, progress), name, runtime, how)

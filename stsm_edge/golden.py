@@ -15,7 +15,8 @@
   bench/cases.json           latency lists and numpy's p50/p90/p99/mean of them
   metadata/*.json            sidecars of a stream int8 artifact: ExecuTorch's (float I/O, int8 inside) and
                              one with quantized int8 I/O (scale / zero point per input and output), both
-                             recording the default model's time step
+                             recording the default model's time step; and `required_only.json`, the first cut
+                             down to the fields the sidecar's JSON Schema requires
 
 Run: `python -m stsm_edge.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
 """
@@ -35,7 +36,7 @@ from stsm_edge.assets import video_path
 from stsm_edge.preprocess import PreprocessSpec, normalize, preprocess_yuv420, resize_and_crop, yuv420_to_bgr
 from stsm_edge.runner import NO_ACTION, _top_k
 from stsm_edge.runtimes.base import dequantize, quantize
-from stsm_edge.sidecar import SCHEMA, VERSION, validate_sidecar
+from stsm_edge.sidecar import SCHEMA, VERSION, schema, validate_sidecar
 from stsm_edge.smoothing import Smoother, SmoothingConfig
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, EARLY_TOLERANCE_DIVISOR, StepPacer, TimeStep
 
@@ -255,7 +256,7 @@ def write_bench(directory: Path) -> dict:
 @lru_cache(maxsize=1)
 def _small_stream_form():
     from stsm_edge.forms import build_form
-    from stsm_edge.models import stsm_mobilenet_v2
+    from stsm_edge.models.factory import stsm_mobilenet_v2
 
     model = stsm_mobilenet_v2(num_classes=10, n_segments=4, causal=True, width_mult=0.35, dropout=0.0)
     return model, build_form(model, "stream", 112, 112)
@@ -270,7 +271,7 @@ def _stream_sidecar(model, form, quantized_io: bool) -> dict:
     data = copy.deepcopy(form_sidecar(model, form, "stream", labels, PreprocessSpec.for_size(112, 112),
                                       artifact=artifact, target="tflite" if quantized_io else "executorch",
                                       precision="int8"))  # the form's own dicts stay untouched
-    if quantized_io:  # what converters.base._apply_io_quantization does with the converter's scales
+    if quantized_io:  # what stsm_edge.converters.base._apply_io_quantization does with the converter's scales
         for i, spec in enumerate(data["inputs"] + data["outputs"]):
             spec["quantization"] = {"scale": float(np.float32(0.02 / (i + 1))), "zero_point": (i * 7) % 50 - 20,
                                     "dtype": "int8"}
@@ -282,6 +283,18 @@ def _stream_sidecar(model, form, quantized_io: bool) -> dict:
     return json.loads(json.dumps(validate_sidecar(data, artifact)))
 
 
+def required_only(data, node: dict, root: dict):
+    """`data` cut down to the fields the JSON Schema `node` (within `root`) requires, recursively: the least a
+    valid sidecar carries, which every reader must accept."""
+    if "$ref" in node:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    if isinstance(data, dict) and "required" in node:
+        return {key: required_only(data[key], node.get("properties", {}).get(key, {}), root) for key in node["required"]}
+    if isinstance(data, list) and isinstance(node.get("items"), dict):
+        return [required_only(item, node["items"], root) for item in data]
+    return data
+
+
 def write_metadata(directory: Path) -> dict:
     names = {}
     model, form = _small_stream_form()
@@ -289,6 +302,9 @@ def write_metadata(directory: Path) -> dict:
         data = _stream_sidecar(model, form, quantized_io)
         _write_json(directory / "metadata" / name, data)
         names[name] = {"states": len(data["states"]), "num_classes": data["model"]["num_classes"]}
+    minimal = validate_sidecar(required_only(_stream_sidecar(model, form, False), schema(), schema()), "minimal")
+    _write_json(directory / "metadata" / "required_only.json", minimal)
+    names["required_only.json"] = {"states": len(minimal["states"]), "num_classes": minimal["model"]["num_classes"]}
     return names
 
 

@@ -53,6 +53,17 @@ class RunReport:
         """Fraction of one core the model steps take in real time: steps per second x seconds per step."""
         return self.steps_per_second * self.mean_model_ms / 1e3
 
+    def summary(self, runner: FrameBufferRunner) -> str:
+        """What `stsm-edge run` prints: frames, pace, cost in real time and the label timeline."""
+        lines = [f"{self.frames} frames ({self.seconds:.1f} s of video), {runner.form} form on {runner.runtime.format}",
+                 f"model time step {runner.time_step.describe()}" if runner.pacing else
+                 "pacing off: one model step per frame",
+                 f"{self.model_steps} model steps = {self.steps_per_second:.1f} steps/s x {self.mean_model_ms:.2f} ms "
+                 f"per step = {self.core_share:.1%} of one core", "label timeline:"]
+        lines += [f"  frames {first.frame_index:5d}-{last.frame_index:<5d} {first.timestamp:6.2f}-"
+                  f"{last.timestamp:<6.2f} s  {first.label}" for first, last in label_timeline(self.predictions)]
+        return "\n".join(lines)
+
 
 def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | None = None,
                     max_frames: int | None = None, progress: bool = True) -> RunReport:
@@ -106,3 +117,29 @@ def write_predictions(path: Path, predictions: list[Prediction]) -> None:
     for row in rows:
         writer.writerow({**row, "top": ";".join(f"{label}:{score}" for label, score in row["top"])})
     atomic_write_text(path, buffer.getvalue())
+
+
+def compare_window(stream_runner: FrameBufferRunner, stream_report: RunReport, model: str,
+                   window_model: str | None, video: Path, max_frames: int | None = None, threads: int | None = None,
+                   progress: bool = True) -> str:
+    """The same video through the clip (windowed) form at the same pace, one T-frame clip pass per model step:
+    the cost streaming saves. `model` is "default" or the streaming artifact, whose clip sibling is used unless
+    `window_model` names one."""
+    from stsm_edge.errors import InputError
+
+    pace = {"step_seconds": stream_runner.time_step.seconds, "pacing": stream_runner.pacing}
+    if model == "default":
+        from stsm_edge.defaults import default_model
+        from stsm_edge.runtimes.torch import TorchRuntime
+
+        window = FrameBufferRunner(TorchRuntime(Path("default"), bundle=default_model(), form="clip",
+                                                threads=threads), **pace)
+    else:
+        path = Path(window_model or str(model).replace("_stream_", "_clip_"))
+        if not path.exists():
+            raise InputError(f"--compare-window needs the clip artifact: {path} not found (pass --window-model)")
+        window = FrameBufferRunner.open(path, threads=threads, **pace)
+    report = recognize_video(window, video, None, max_frames, progress=progress)
+    stream_ms, clip_ms = stream_report.mean_model_ms, report.mean_model_ms
+    return (f"windowed clip baseline (T = {window.n_segments}, a clip per model step): {clip_ms:.2f} ms/step; "
+            f"streaming {stream_ms:.2f} ms/step = {stream_ms / clip_ms:.3f} of it (1/T = {1 / window.n_segments:.3f})")

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stsm_edge.errors import ArtifactError
 from stsm_edge.preprocess import preprocess
-from stsm_edge.runtimes.base import Runtime, open_runtime
+from stsm_edge.runtimes.base import Runtime, open_model
 from stsm_edge.smoothing import Smoother, SmoothingConfig, softmax
 from stsm_edge.timebase import StepPacer, resolve_time_step
 
@@ -67,17 +66,9 @@ class FrameBufferRunner:
         self.reset()
 
     @classmethod
-    def open(cls, model: str | Path, threads: int | None = None, **kwargs) -> "FrameBufferRunner":
-        """From an artifact (+ sidecar), an stsm-edge checkpoint, or "default"."""
-        if str(model) == "default":
-            from stsm_edge.defaults import default_model
-            from stsm_edge.runtimes.torch import TorchRuntime
-
-            return cls(TorchRuntime(Path("default"), bundle=default_model(), threads=threads), **kwargs)
-        path = Path(model)
-        if not path.exists():
-            raise ArtifactError(f"{path}: no such model file")
-        return cls(open_runtime(path, threads=threads), **kwargs)
+    def open(cls, model: str | Path, threads: int | None = None, options=None, **kwargs) -> "FrameBufferRunner":
+        """From an artifact (+ sidecar), a checkpoint (read with `options`, a weights.LoadOptions), or "default"."""
+        return cls(open_model(model, threads, options), **kwargs)
 
     def reset(self) -> None:
         """Back to a fresh runner: zero states, empty frame buffer, no smoothing history."""

@@ -1,6 +1,7 @@
 """The metadata sidecar `<artifact>.json`: the contract between export time and run time.
 
-One versioned schema, read by the Python runner, the Android core and the benchmarks. Everything a
+One versioned JSON Schema (resources/artifact.schema.json), read by the Python runner, the Android core and
+the benchmarks. Everything a
 runner needs to use an artifact is here: model config, labels, preprocessing, the model's time step
 (optional: null when unknown), I/O names, shapes, dtypes and int8 quantization, state layout,
 provenance and parity figures.
@@ -9,18 +10,17 @@ provenance and parity figures.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
+
+import jsonschema
 
 from stsm_edge.errors import ArtifactError
 from stsm_edge.fileio import atomic_write_text
 
 SCHEMA = "stsm-edge/artifact"
 VERSION = 1
-REQUIRED = {
-    "schema": str, "version": int, "artifact": str, "target": str, "form": str, "precision": str,
-    "model": dict, "labels": list, "preprocess": dict, "inputs": list, "outputs": list, "states": list,
-}
-TENSOR_KEYS = ("name", "shape", "dtype")
+SCHEMA_PATH = Path(__file__).parent / "resources" / "artifact.schema.json"  # the Android core follows it too
 
 
 def sidecar_path(artifact: Path) -> Path:
@@ -30,32 +30,21 @@ def sidecar_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".json")
 
 
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
 def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
-    """Raise ArtifactError naming the first problem; return the data unchanged."""
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{source}: not a JSON object")
-    for key, kind in REQUIRED.items():
-        if key not in data:
-            raise ArtifactError(f"{source}: missing key {key!r}")
-        if not isinstance(data[key], kind):
-            raise ArtifactError(f"{source}: {key!r} must be a {kind.__name__}")
-    if data["schema"] != SCHEMA:
-        raise ArtifactError(f"{source}: schema {data['schema']!r} is not {SCHEMA!r}")
-    if data["version"] > VERSION:
+    """Raise ArtifactError naming the first problem (place in the file, and what); return the data unchanged."""
+    if isinstance(data, dict) and isinstance(data.get("version"), int) and data["version"] > VERSION:
         raise ArtifactError(f"{source}: schema version {data['version']} is newer than this stsm-edge reads ({VERSION})")
-    if data["form"] not in ("clip", "stream"):
-        raise ArtifactError(f"{source}: form must be 'clip' or 'stream', got {data['form']!r}")
-    for group in ("inputs", "outputs", "states"):
-        for spec in data[group]:
-            missing = [key for key in TENSOR_KEYS if key not in spec]
-            if missing:
-                raise ArtifactError(f"{source}: an entry of {group!r} lacks {missing[0]!r}")
-    time_step = data.get("time_step")
-    if time_step is not None and not (isinstance(time_step, dict) and isinstance(time_step.get("seconds"), (int, float))
-                                      and time_step["seconds"] > 0):
-        raise ArtifactError(f"{source}: 'time_step' must be null or an object with 'seconds' > 0")
-    if len(data["labels"]) != data["model"].get("num_classes"):
-        raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model'].get('num_classes')} classes")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise ArtifactError(f"{source}: {where + ': ' if where else ''}{error.message}")
+    if len(data["labels"]) != data["model"]["num_classes"]:  # beyond what JSON Schema can say
+        raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model']['num_classes']} classes")
     return data
 
 

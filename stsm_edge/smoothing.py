@@ -13,19 +13,22 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from stsm_edge.errors import InputError
+from stsm_edge.options import option
+
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    window: int = 12  # TSM demo: sum of the last 12 logits
-    vote: int = 1  # 1 = no vote
-    min_hold: int = 2  # TSM demo: change only after the shown label held for 2 frames
-    threshold: float = 0.0  # softmax probability of the averaged logits; 0 = always a label
+    window: int = option(12, "average the last N logits (TSM demo: 12)", flag="--smooth-window")
+    vote: int = option(1, "majority vote over the last N top-1s (1 = off)")
+    min_hold: int = option(2, "model steps a label is held before it can change (TSM demo: 2)")
+    threshold: float = option(0.0, "below this softmax probability of the average say 'no action'")
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.vote < 1 or self.min_hold < 1:
-            raise ValueError("window, vote and min_hold must be >= 1")
+            raise InputError("--smooth-window, --vote and --min-hold must be >= 1")
         if not 0.0 <= self.threshold < 1.0:
-            raise ValueError("threshold must be in [0, 1)")
+            raise InputError("--threshold must be in [0, 1)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,7 @@ inside) and `best.pt` (best validation top-1); both are stsm-edge checkpoints `l
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -31,43 +32,57 @@ from torch.utils.data import DistributedSampler
 from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
 from stsm_edge.data.dataset import SAMPLINGS
 from stsm_edge.errors import InputError
-from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.models.tsn import BACKBONES, ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import ShiftConfig, resolve_shift
+from stsm_edge.shift import METHODS, ShiftConfig, resolve_shift
 from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
 from stsm_edge.video import video_info
 from stsm_edge.weights import load_state_dict, load_weights, read_checkpoint, save_checkpoint
 
 
+def flip_pair(text: str) -> tuple[str, str]:
+    """`A:B`, two labels a horizontal flip swaps."""
+    if text.count(":") != 1:
+        raise argparse.ArgumentTypeError(f"expected A:B, got {text!r}")
+    first, second = text.split(":")
+    return first, second
+
+
 @dataclass
 class TrainConfig:
-    data: str  # a folder with train.txt, labels.txt and (optionally) val.txt
-    out: str
-    method: str = "stsm_causal"  # a name of stsm_edge.shift.PRESETS, or "custom" with dims / fold_div / causal
-    dims: str | None = None
-    fold_div: int | None = None
-    causal: bool | None = None
-    n_segments: int = 8
-    backbone: str = "mobilenet_v2"
+    data: str = option(help="folder with train.txt, labels.txt and optionally val.txt")
+    out: str = option(help="run folder: log.jsonl, last.pt, best.pt")
+    method: str = option("stsm_causal", "shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS)
+    dims: str | None = option(None, "custom shift: dimensions that shift, in order (letters of THW)")
+    fold_div: int | None = option(None, "custom shift: each dimension's group is C // fold_div (default 8)")
+    causal: bool | None = option(None, "custom shift: the T group takes frame t-1 only (streamable)")
+    n_segments: int = option(8, "frames per clip (T)", flag="--segments")
+    backbone: str = option("mobilenet_v2", "", choices=BACKBONES)
     width_mult: float = 1.0
-    size: int = 112
-    pretrained: str = "imagenet"  # "imagenet", "none" or a checkpoint path
-    epochs: int = 8
-    batch_size: int = 8
-    lr: float = 0.005
-    schedule: str = "cosine"  # or "step": x0.1 at each of lr_steps
-    lr_steps: tuple[int, ...] = (5, 7)
+    size: int = option(112, "input side in pixels")
+    pretrained: str = option("imagenet", "imagenet, none, or a checkpoint of any layout (its head kept if it fits)")
+    epochs: int = option(8, "")
+    batch_size: int = option(8, "")
+    lr: float = option(0.005, "base learning rate for --batch-size 8")
+    schedule: str = option("cosine", "cosine, or step: x0.1 at each of --lr-steps", choices=("cosine", "step"))
+    lr_steps: tuple[int, ...] = option((5, 7), "epochs of x0.1 decay (step schedule)")
     warmup_epochs: float = 0.5
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    dropout: float = 0.5
-    workers: int = 2
-    seed: int = 0
-    flip_pairs: tuple[tuple[str, str], ...] | None = None  # None: the data folder's meta.json, if any
-    max_steps_per_epoch: int | None = None  # for smoke runs
-    sampling: str = "segment"  # "segment" (TSN), "dense" (every dense_stride-th frame) or "timed"
-    dense_stride: int = 2
-    step_ms: float | None = None  # fixed time step between sampled frames; implies sampling "timed"
+    dropout: float = option(0.5, "")
+    workers: int = option(2, "data loader processes")
+    seed: int = option(0, "")
+    flip_pairs: tuple[tuple[str, str], ...] | None = option(
+        None, "labels a horizontal flip swaps (repeat; default: the data folder's meta.json)", flag="--flip-pair",
+        action="append", type=flip_pair, nargs=None, metavar="A:B")
+    max_steps_per_epoch: int | None = option(None, "stop each epoch after this many steps (smoke runs)",
+                                             flag="--max-steps")
+    sampling: str = option("segment", "which frames a clip gives: T segments (TSN) or every --dense-stride-th",
+                           choices=("segment", "dense"))
+    dense_stride: int = option(2, "")
+    step_ms: float | None = option(None, "sample frames this many ms apart by timestamp (any clip length or fps "
+                                         "gives the same step): an exact time step for streaming models")
 
     def __post_init__(self) -> None:
         try:

@@ -9,9 +9,7 @@ report says so. The report also carries what the layout implies: the input prepr
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import pickle
 import re
 import warnings
@@ -21,18 +19,18 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from stsm_edge.assets import imagenet_labels, imagenet_weights_path, kinetics_labels
 from stsm_edge.errors import InputError
+from stsm_edge.fileio import file_sha256
 from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.shift import PRESETS, ShiftConfig, preset_name
 from stsm_edge.timebase import TimeStep
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MOBILENET_V2 = "mobilenet_v2-b0353104.pth"
-IMAGENET_MOBILENET_V2_URL = "https://download.pytorch.org/models/" + IMAGENET_MOBILENET_V2
-IMAGENET_MOBILENET_V2_SHA256_PREFIX = "b0353104"
 CHECKPOINT_FORMAT = "stsm-edge/checkpoint"
 HEAD_KEYS = {"mobilenet_v2": "classifier.1", "resnet50": "fc"}
 
@@ -49,20 +47,6 @@ class LoadReport:
     label_order: str = ""  # where the class indices come from
     replaced_head: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def torch_hub_checkpoints() -> Path:
-    """torchvision's weight cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaulting to ~/.cache/torch."""
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(torch_home) / "hub" / "checkpoints"
-
-
-def imagenet_weights_path() -> Path:
-    path = torch_hub_checkpoints() / IMAGENET_MOBILENET_V2
-    if not path.exists():
-        raise WeightsError(f"ImageNet MobileNetV2 weights not found at {path}; run `stsm-edge fetch-assets`")
-    return path
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -345,6 +329,24 @@ class LoadOptions:
     labels: Path | None = None  # a text file, one class name per line, line i naming class i
 
 
+@dataclass(frozen=True)
+class ForeignFlags:
+    """LoadOptions as the command line gives them."""
+
+    labels: str | None = option(None, "class names, one per line (default: the checkpoint's; Kinetics-400's for "
+                                      "400 classes from another tool)")
+    method: str | None = option(None, "the shift a checkpoint from another tool was trained with (default: its "
+                                      "MMAction2 config, else tsm)", choices=tuple(PRESETS))
+    segments: int | None = option(None, "its frames per clip (default: its MMAction2 config, else 8)")
+    layout: str | None = option(None, "read its keys in this layout (default: detected)", choices=tuple(LAYOUTS))
+
+    def load_options(self) -> LoadOptions:
+        if self.segments is not None and self.segments < 1:
+            raise WeightsError(f"--segments must be >= 1, got {self.segments}")
+        return LoadOptions(shift=PRESETS[self.method] if self.method else None, n_segments=self.segments,
+                           layout=self.layout, labels=Path(self.labels) if self.labels else None)
+
+
 FOREIGN_DEFAULT_METHOD = "tsm"  # MMAction2's and TSM's published models: shift_div 8, bidirectional
 FOREIGN_DEFAULT_SEGMENTS = 8
 # The final layer each backbone has and the other does not, in torchvision's names (after the layout's key map).
@@ -430,8 +432,6 @@ def mmaction2_recorded_model(meta: object) -> dict:
 def default_labels(num_classes: int, layout: Layout) -> list[str]:
     """Labels for a checkpoint that carries none: Kinetics-400's for 400 classes (MMAction2's and TSM's order,
     alphabetical), ImageNet's for a 1000-class torchvision head, else placeholder names."""
-    from stsm_edge.assets import imagenet_labels, kinetics_labels
-
     if num_classes == KINETICS_400:
         labels = kinetics_labels()
         log.info("400 classes: Kinetics-400 labels in alphabetical order (MMAction2's and TSM's); --labels to change")
@@ -452,14 +452,6 @@ def read_label_file(path: Path, num_classes: int) -> list[str]:
     if len(labels) != num_classes:
         raise WeightsError(f"{path}: {len(labels)} labels for a head of {num_classes} classes")
     return labels
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from stsm_edge.assets import video_path
-from stsm_edge.models import TemporalSegmentNetwork, stsm_mobilenet_v2
+from stsm_edge.models import TemporalSegmentNetwork
+from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.video import iter_video
 
@@ -96,7 +97,8 @@ def eager_clip_logits(model, clips):
 
 def stream_logits(result, frames):
     """Per-frame logits of a streaming artifact from zero states, states carried output -> input."""
-    from converters.base import artifact_logits
+    from stsm_edge.converters.base import artifact_logits
+
     from stsm_edge.runtimes.base import open_runtime
 
     zeros = [torch.zeros(spec["shape"]) for spec in result.sidecar["inputs"][1:]]
@@ -112,7 +114,7 @@ def split_frames(per_video: int) -> dict:
 
 def export_grid(model, target: str, forms, precisions, frames: dict, out):
     """Every (form, precision) artifact of one target, verified on held-out frames."""
-    from converters import export_artifact
+    from stsm_edge.converters import export_artifact
 
     return {(form, precision): export_artifact(model, target, form, precision, out, frames["calibration"],
                                                frames["held_out"][: 2 * T], LABELS, SPEC)

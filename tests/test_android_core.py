@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from stsm_edge.golden import logit_sequence, write_golden
+from stsm_edge.sidecar import SCHEMA_PATH
 
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "android_demo" / "core"
@@ -66,3 +67,13 @@ def test_java_core_matches_python(golden):
     assert diffs and diffs[0] <= 1e-5
     assert "GOLDEN smoothing configs=" in output
     assert "GOLDEN pacing cases=" in output
+
+
+def test_java_core_requires_what_the_sidecar_schema_requires():
+    """The core's own list of required sidecar keys is the JSON Schema's (MetadataTest then parses a sidecar cut
+    down to exactly those fields)."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    java = (CORE / "src" / "main" / "java" / "org" / "stsmedge" / "core" / "Metadata.java").read_text()
+    listed = re.search(r"String\[\]\[\] required = \{(.*?)\};", java, re.DOTALL)
+    assert listed, "Metadata.java no longer lists its required keys"
+    assert set(re.findall(r'\{"(\w+)", "\w+"\}', listed.group(1))) == set(schema["required"])

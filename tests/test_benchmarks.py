@@ -11,12 +11,12 @@ import json
 
 import jsonschema
 import pytest
+from stsm_edge.benchmarks import schema
+from stsm_edge.benchmarks.__main__ import main as bench_main
+from stsm_edge.benchmarks.android import adb_bench
+from stsm_edge.benchmarks.android.parsers import ToolOutputError, parse_benchmark_model, parse_executor_runner
+from stsm_edge.benchmarks.report import write_report
 
-from benchmarks import schema
-from benchmarks.__main__ import main as bench_main
-from benchmarks.android import adb_bench
-from benchmarks.android.parsers import ToolOutputError, parse_benchmark_model, parse_executor_runner
-from benchmarks.report import write_report
 from stsm_edge.sidecar import sidecar_path
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -72,7 +72,7 @@ def test_quick_run_writes_the_report(quick_run):
 
 @pytest.mark.slow
 def test_export_cache_is_reused(quick_run, capsys):
-    from benchmarks.harness import Settings, export_all
+    from stsm_edge.benchmarks.harness import Settings, export_all
 
     settings = Settings.quick_settings(targets=("onnx",), artifacts_dir=quick_run / "artifacts")
     artifacts, skipped = export_all(settings)

@@ -18,10 +18,10 @@ from small_models import (
     small_causal_model,
     split_frames,
 )
+from stsm_edge.converters import get_converter
+from stsm_edge.converters.base import ExportJob, build_form
+from stsm_edge.converters.coreml import check_structure, describe
 
-from converters import get_converter
-from converters.base import ExportJob, build_form
-from converters.coreml import check_structure, describe
 from stsm_edge.errors import ArtifactError, TargetUnavailable
 from stsm_edge.runtimes.base import open_runtime
 

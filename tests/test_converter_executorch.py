@@ -3,8 +3,8 @@
 import pytest
 import torch
 from small_models import LABELS, SIZE, SPEC, T, small_causal_model, varied_frames
+from stsm_edge.converters.base import export_artifact
 
-from converters.base import export_artifact
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.sidecar import read_sidecar
 from stsm_edge.streaming import to_streaming
@@ -49,9 +49,10 @@ def test_export_runs_in_pybindings_fully_delegated(model, frames, tmp_path, form
 def test_int8_keeps_the_stem_and_the_logits_float(model, frames):
     """The first FLOAT_LEADING_CONVS convs keep float weights, every later conv and the classifier get int8
     weights, and the classifier's output (the logits) is not requantized to the calibration range."""
-    from converters.base import ExportJob
-    from converters.executorch import quantize_int8
-    from converters.quantization import FLOAT_LEADING_CONVS
+    from stsm_edge.converters.base import ExportJob
+    from stsm_edge.converters.executorch import quantize_int8
+    from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
+
     from stsm_edge.forms import build_form, form_inputs
 
     spec = build_form(model, "stream", SIZE, SIZE)

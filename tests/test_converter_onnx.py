@@ -19,8 +19,8 @@ from small_models import (
     split_frames,
     stream_logits,
 )
+from stsm_edge.converters import ExportJob, get_converter
 
-from converters import ExportJob, get_converter
 from stsm_edge.errors import ExportError
 from stsm_edge.runtimes.base import open_runtime
 
@@ -71,7 +71,7 @@ def test_fp32_stream_equals_causal_clip_per_frame(artifacts, model, frames):
 
 
 def test_int8_is_quantized_per_channel_qoperator(artifacts):
-    from converters.quantization import FLOAT_LEADING_CONVS
+    from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 
     for form in ("clip", "stream"):
         ops = op_counts(artifacts[form, "int8"])

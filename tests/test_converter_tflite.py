@@ -81,7 +81,7 @@ def test_int8_io_quantization_is_recorded_and_logits_stay_float(artifacts):
 
 
 def test_int8_keeps_only_the_leading_convs_and_the_classifier_float(artifacts):
-    from converters.quantization import FLOAT_LEADING_CONVS
+    from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 
     interpreter = Interpreter(model_path=str(artifacts["stream", "int8"].path))
     dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}

@@ -49,7 +49,8 @@ def int8_streams(held_out_clips, tmp_path_factory):
     """The default model's int8 streaming .pte and .tflite, calibrated on train clips and verified (states
     carried) on all 27 val clips, which show every class, unlike a real video's mostly still frames. Every
     second frame: the rate the model was trained at (T = 8 segments of 16-frame clips)."""
-    from converters.base import export_artifact
+    from stsm_edge.converters.base import export_artifact
+
     from stsm_edge.preprocess import preprocess
     from stsm_edge.video import iter_frames
 

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from test_weights_mmaction2 import FIXTURE, save_mmaction2_checkpoint, seeded_state
 
 from stsm_edge.assets import kinetics_labels

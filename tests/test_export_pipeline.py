@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 from small_models import LABELS, SPEC, T, real_frames, small_causal_model
+from stsm_edge.converters import TARGETS, export_artifact, get_converter
 
-from converters import TARGETS, export_artifact, get_converter
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
 from stsm_edge.forms import build_form, form_inputs
 from stsm_edge.sidecar import read_sidecar, sidecar_path, validate_sidecar
@@ -126,9 +126,11 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
     result = export_artifact(model, "onnx", "clip", "fp32", tmp_path, [], frames[: 2 * T], LABELS, SPEC)
     data = json.loads(sidecar_path(result.path).read_text())
     for broken, message in [({**data, "labels": ["x"]}, "1 labels for 10 classes"),
-                            ({k: v for k, v in data.items() if k != "inputs"}, "missing key 'inputs'"),
+                            ({k: v for k, v in data.items() if k != "inputs"}, "'inputs' is a required property"),
                             ({**data, "version": 99}, "newer"),
-                            ({**data, "form": "video"}, "form must be")]:
+                            ({**data, "form": "video"}, r"form: 'video' is not one of \['clip', 'stream'\]"),
+                            ({**data, "inputs": [{"name": "x", "shape": [1]}]}, r"inputs\[0\]: 'dtype' is a required"),
+                            ({**data, "time_step": {"seconds": 0}}, "time_step")]:
         with pytest.raises(ArtifactError, match=message):
             validate_sidecar(broken)
     assert np.isfinite(result.parity["vs_fp32"]["max_abs_diff"])

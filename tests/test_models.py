@@ -12,9 +12,8 @@ from stsm_edge.models import (
     residual_blocks,
     resnet50,
     shift_sites,
-    stsm_mobilenet_v2,
-    stsm_resnet50,
 )
+from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
 from stsm_edge.weights import count_parameters
 
 

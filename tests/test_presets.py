@@ -7,10 +7,10 @@ import sys
 
 import pytest
 import torch
+from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS
+from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
+from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
-from benchmarks.fidelity.run import ABLATION, MODELS
-from benchmarks.fidelity.run import main as fidelity_main
-from benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.models.insert import shift_sites
 from stsm_edge.models.tsn import ModelConfig

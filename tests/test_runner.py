@@ -12,7 +12,7 @@ from small_models import SPEC, T, real_frames, small_causal_model
 
 from stsm_edge.assets import video_path
 from stsm_edge.errors import ArtifactError, InputError
-from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime

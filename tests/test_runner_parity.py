@@ -2,8 +2,8 @@
 
 import pytest
 from small_models import LABELS, SPEC, real_frames, small_causal_model
+from stsm_edge.converters import export_artifact
 
-from converters import export_artifact
 from stsm_edge.assets import video_path
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from stsm_edge.errors import InputError
 from stsm_edge.smoothing import Smoother, SmoothingConfig, majority
 
 
@@ -53,5 +54,5 @@ def test_reset_forgets_history():
 
 @pytest.mark.parametrize("bad", [dict(window=0), dict(vote=0), dict(min_hold=0), dict(threshold=1.5)])
 def test_bad_config_is_rejected(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match=r"^--(smooth-window|threshold)"):
         SmoothingConfig(**bad)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from stsm_edge.models import stsm_mobilenet_v2, stsm_resnet50
+from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
 from stsm_edge.streaming import initial_states, state_spec, to_streaming
 
 

@@ -4,12 +4,12 @@ import cv2
 import pytest
 import torch
 
-from stsm_edge.assets import coffee_image_path, imagenet_labels
-from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
+from stsm_edge.assets import coffee_image_path, imagenet_labels, imagenet_weights_path
+from stsm_edge.models import ModelConfig, build_model
+from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess_tensor
 from stsm_edge.weights import (
     WeightsError,
-    imagenet_weights_path,
     load_model,
     load_weights,
     save_checkpoint,

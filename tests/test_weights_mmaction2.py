@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from stsm_edge.assets import coffee_image_path, kinetics_labels
-from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
+from stsm_edge.models import ModelConfig, build_model
+from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
 from stsm_edge.shift import PRESETS, ShiftConfig
 from stsm_edge.weights import (

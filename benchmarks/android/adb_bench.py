@@ -1,6 +1,6 @@
 """Drive a phone over adb: push artifacts and real inputs, run the vendors' benchmark tools, write a results file.
 
-    python -m benchmarks android --artifact out/stsm_stream_int8.pte --artifact out/stsm_stream_int8.tflite \
+    python -m stsm_edge.benchmarks android --artifact out/stsm_stream_int8.pte --artifact out/stsm_stream_int8.tflite \
         --executor-runner ~/executorch/cmake-android-out/executor_runner \
         --benchmark-model ~/Downloads/android_aarch64_benchmark_model [--serial SERIAL] [--threads 1,4]
 
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import schema
-from benchmarks.android.parsers import parse_benchmark_model, parse_executor_runner
-from benchmarks.device import ARM_FLAGS, slug
+from stsm_edge.benchmarks import schema
+from stsm_edge.benchmarks.android.parsers import parse_benchmark_model, parse_executor_runner
+from stsm_edge.benchmarks.device import ARM_FLAGS, slug
 
 REMOTE = "/data/local/tmp/stsm-bench"
 HERE = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def device_fingerprint(adb: Adb, name: str | None = None) -> dict:
 
 def real_inputs(artifact: Path, sidecar: dict, warm_frames: int = 8) -> list[np.ndarray]:
     """Float inputs in sidecar order: a real frame (or clip) and, for streams, the states before it."""
-    from benchmarks.harness import real_frames
+    from stsm_edge.benchmarks.harness import real_frames
 
     size = sidecar["preprocess"]["size"][0]
     segments = int(sidecar["model"]["n_segments"])
@@ -154,7 +154,7 @@ def run_artifact(adb: Adb, artifact: Path, sidecar: dict, tools: dict, threads: 
         version = tools.get("tflite_version")
     else:
         raise ValueError(f"{artifact}: the adb driver runs .pte and .tflite artifacts")
-    from benchmarks.harness import describe
+    from stsm_edge.benchmarks.harness import describe
 
     info = describe(artifact, sidecar)
     frames_per_call = 1 if info.form == "stream" else info.segments
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace, adb: Adb | None = None) -> Path:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks android", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks android", description=__doc__.splitlines()[0])
     p.add_argument("--artifact", action="append", type=Path, default=[], required=True, help=".pte or .tflite (repeatable)")
     p.add_argument("--executor-runner", help="host path of ExecuTorch's executor_runner built for Android (arm64)")
     p.add_argument("--benchmark-model", help="host path of TFLite's benchmark_model for Android (arm64)")

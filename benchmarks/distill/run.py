@@ -7,7 +7,7 @@ scored on the seed-0 test split beside the causal STSM trained with labels at th
 causal, seed 0) and the student before distillation (the teacher's weights in the causal shift). The student is
 then exported to int8 streaming .pte, .tflite and .onnx, each evaluated on the same clips.
 
-    python -m benchmarks.distill.run
+    python -m stsm_edge.benchmarks.distill.run
 
 Each result is saved in results.json as it finishes, keyed by the sha256 of the file it measured, and the
 distillation resumes from its last.pt, so a stopped run picks up where it was; table.md is rebuilt each time.
@@ -22,19 +22,19 @@ import sys
 import time
 from pathlib import Path
 
-from stsm_edge.cli import main as cli_main
+from stsm_edge.benchmarks.fidelity.run import INT8_TARGETS, int8_stream_artifact
+
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.distill import DistillConfig, distill
 from stsm_edge.evaluate import evaluate
-from stsm_edge.fileio import atomic_write_text
+from stsm_edge.fileio import atomic_write_text, file_sha256
 from stsm_edge.models.tsn import build_model
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.shift import PRESETS
-from stsm_edge.weights import file_sha256, load_model, save_checkpoint
+from stsm_edge.weights import load_model, save_checkpoint
 
 HERE = Path(__file__).parent
 UNLABELLED_SEED = 1  # the study's data is seed 0: other trajectories, speeds and backgrounds
-INT8_TARGETS = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
 
 
 def student_at_start(teacher: Path, path: Path) -> Path:
@@ -48,18 +48,6 @@ def student_at_start(teacher: Path, path: Path) -> Path:
         model.backbone.load_state_dict(bundle.model.backbone.state_dict())
         save_checkpoint(model, path, bundle.labels, bundle.preprocess, time_step=bundle.time_step)
     return path
-
-
-def int8_artifact(checkpoint: Path, target: str, calib: Path, verify: Path, out: Path) -> Path:
-    made = sorted(out.glob(f"*stream*int8*{INT8_TARGETS[target]}"))
-    if not made:
-        cli_main(["export", "--checkpoint", str(checkpoint), "--target", target, "--precision", "int8", "--form",
-                  "stream", "--calib", str(calib), "--calib-frames", "288", "--verify", str(verify),
-                  "--verify-frames", "144", "--out", str(out), "--quiet"])
-        made = sorted(out.glob(f"*stream*int8*{INT8_TARGETS[target]}"))
-    if not made:
-        raise SystemExit(f"export to {target} made no artifact in {out}")
-    return made[0]
 
 
 def table(results: dict, command: str, settings: dict) -> str:
@@ -90,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE))
     args = parser.parse_args(argv)
     out, work, data = Path(args.out), Path(args.work), Path(args.data)
-    command = shlex.join(["python", "-m", "benchmarks.distill.run", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["python", "-m", "stsm_edge.benchmarks.distill.run", *(argv if argv is not None else sys.argv[1:])])
     for needed in (Path(args.teacher), Path(args.labelled), data / "test.txt"):
         if not needed.exists():
-            raise SystemExit(f"{needed}: missing; run `python -m benchmarks.fidelity.run` first")
+            raise SystemExit(f"{needed}: missing; run `python -m stsm_edge.benchmarks.fidelity.run` first")
     unlabelled = work / f"motion_seed{UNLABELLED_SEED}_{args.clips_per_class}"
     if not (unlabelled / "train.txt").exists():
         make_motion_data(unlabelled, UNLABELLED_SEED, args.clips_per_class, splits=("train",))
@@ -116,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             ("student (eager fp32)", last, "STSM causal", "distillation, no labels"),
             ("causal trained with labels", Path(args.labelled), "STSM causal", "labels (seed-0 train split)")]
     for target in INT8_TARGETS:
-        artifact = int8_artifact(last, target, unlabelled / "train.txt", data / "val.txt", work / "int8")
+        artifact = int8_stream_artifact(last, target, unlabelled / "train.txt", data / "val.txt", work / "int8")
         rows.append((f"student int8 stream {artifact.suffix}", artifact, "STSM causal", "distillation, no labels"))
     for name, path, shift, how in rows:
         key = file_sha256(path)[:16]

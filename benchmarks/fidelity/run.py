@@ -11,9 +11,9 @@ trains in its own folder under --runs with `last.pt`, so an interrupted run resu
 epoch and a finished run is never redone. `table.md`, `curves.png` and `results.json` are rebuilt from
 whatever run files exist, each time:
 
-    python -m benchmarks.fidelity.run                       # everything: 5 models x 3 seeds + 3 ablation runs
+    python -m stsm_edge.benchmarks.fidelity.run                       # everything: 5 models x 3 seeds + 3 ablation runs
                                                             # (about 20 minutes a run on 2 cores)
-    python -m benchmarks.fidelity.run --report-only         # rebuild the table and the plot
+    python -m stsm_edge.benchmarks.fidelity.run --report-only         # rebuild the table and the plot
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import torch
 from stsm_edge.data import make_loader, read_annotations
 from stsm_edge.data.motion import MOTION_CLASSES, make_motion_data
 from stsm_edge.evaluate import evaluate
+from stsm_edge.export import ExportPlan, export_model
 from stsm_edge.fileio import atomic_output, atomic_write_text
 from stsm_edge.info import model_cost
 from stsm_edge.models.tsn import build_model
@@ -41,6 +42,7 @@ from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.shift import ShiftConfig, resolve_shift
 from stsm_edge.train import TrainConfig, train
 from stsm_edge.versions import package_versions
+from stsm_edge.weights import load_model
 
 HERE = Path(__file__).resolve().parent
 INT8_TARGETS = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
@@ -139,21 +141,25 @@ def run_one(study: Study, seed: int, args: argparse.Namespace, record_path: Path
     return record
 
 
+def int8_stream_artifact(checkpoint: Path, target: str, calib: Path, verify: Path, out: Path) -> Path:
+    """The int8 streaming artifact of `checkpoint` for `target` in `out` (exported unless it is there), calibrated
+    on the clips of the list `calib` and verified on `verify`."""
+    made = sorted(Path(out).glob(f"*_stream_int8{INT8_TARGETS[target]}"))
+    if made:
+        return made[0]
+    plan = ExportPlan(target=target, form="stream", precision="int8", out=str(out), calib=str(calib),
+                      calib_frames=288, verify=str(verify), verify_frames=144)
+    return export_model(load_model(Path(checkpoint)), plan).results[0].path
+
+
 def add_int8(record: dict, record_path: Path, args: argparse.Namespace) -> None:
     """int8 streaming artifacts of a finished causal run, calibrated on train clips, evaluated on the test split."""
-    from stsm_edge.cli import main as cli_main
-
     data = Path(args.data)
-    out = Path(record["checkpoint"]).parent / "int8"
-    for target, suffix in INT8_TARGETS.items():
-        if target in record.get("int8_top1", {}):
-            continue
-        cli_main(["export", "--checkpoint", record["checkpoint"], "--target", target, "--precision", "int8",
-                  "--form", "stream", "--calib", str(data / "train.txt"), "--calib-frames", "288", "--verify",
-                  str(data / "val.txt"), "--verify-frames", "144", "--out", str(out), "--quiet"])
-        made = sorted(out.glob(f"*{suffix}"))
-        if made:
-            record.setdefault("int8_top1", {})[target] = evaluate(open_runtime(made[0]), data / "test.txt").top1
+    for target in INT8_TARGETS:
+        if target not in record.get("int8_top1", {}):
+            artifact = int8_stream_artifact(Path(record["checkpoint"]), target, data / "train.txt", data / "val.txt",
+                                            Path(record["checkpoint"]).parent / "int8")
+            record.setdefault("int8_top1", {})[target] = evaluate(open_runtime(artifact), data / "test.txt").top1
             atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
 
 
@@ -172,7 +178,7 @@ def at_epoch(records: list[dict], epoch: int, key: str) -> list[float]:
 
 
 def reproduce_command(settings: dict) -> str:
-    return shlex.join(["python", "-m", "benchmarks.fidelity.run", "--data", settings["data"], "--size",
+    return shlex.join(["python", "-m", "stsm_edge.benchmarks.fidelity.run", "--data", settings["data"], "--size",
                        str(settings["size"]), "--epochs", str(settings["epochs"]), "--lr", str(settings["lr"]),
                        "--batch-size", str(settings["batch_size"])]
                       + (["--step-ms", str(settings["step_ms"])] if settings["step_ms"] else [])

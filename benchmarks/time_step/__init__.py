@@ -1,1 +1,1 @@
-"""Live accuracy at camera frame rates (`python -m benchmarks.time_step.run`)."""
+"""Live accuracy at camera frame rates (`python -m stsm_edge.benchmarks.time_step.run`)."""

@@ -7,7 +7,7 @@ and scores the label the runner shows at each clip's end. Each model runs paced 
 time step) and, as a control, with pacing off (one model step per frame: a runner without a time base).
 The segment-sampled evaluation (`stsm-edge eval` without `--play-fps`) is the reference row.
 
-    python -m benchmarks.time_step.run --model default --model out/mobilenet_v2_stream_int8.pte ... \\
+    python -m stsm_edge.benchmarks.time_step.run --model default --model out/mobilenet_v2_stream_int8.pte ... \\
         --out benchmarks/time_step
 
 Every (model, fps, pacing) result is written to `results.json` as it finishes and reused by later runs (a
@@ -26,9 +26,8 @@ from pathlib import Path
 
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.evaluate import evaluate, evaluate_played
-from stsm_edge.fileio import atomic_write_text
+from stsm_edge.fileio import atomic_write_text, file_sha256
 from stsm_edge.runner import FrameBufferRunner
-from stsm_edge.weights import file_sha256
 
 SEED, CLIPS_PER_CLASS = 0, 300  # the split the default model was trained on; its test split has 675 clips
 FRAME_RATES = (12.0, 24.0, 30.0, 60.0)
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    command = shlex.join(["python", "-m", "benchmarks.time_step.run", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["python", "-m", "stsm_edge.benchmarks.time_step.run", *(argv if argv is not None else sys.argv[1:])])
     cases = [(None, True)] + [(fps, paced) for fps in args.fps for paced in (True, False)]
     for model in args.model:
         key_prefix = model_key(model)

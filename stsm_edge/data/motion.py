@@ -26,6 +26,7 @@ import numpy as np
 
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
+from stsm_edge.options import option
 
 MOTION_CLASSES = (
     "swipe left", "swipe right", "swipe up", "swipe down", "zoom in", "zoom out",
@@ -51,10 +52,11 @@ class MotionSpec:
     same span, so one clip can be played at 12, 24, 30 or 60 fps.
     """
 
-    size: int = 128
-    frames: int = 16
+    size: int = option(128, "frame side in pixels")
+    frames: int = option(16, "frames per clip at 12 fps (the motion's own rate)")
     fps: int = 12
-    render_fps: float | None = None  # None: `fps`
+    render_fps: float | None = option(None, "render the same clips at this frame rate (default 12): same "
+                                            "trajectories, same seconds", flag="--fps")
     object_size: tuple[int, int] = (34, 54)  # long side of the object, px
     swipe_speed: tuple[float, float] = (2.5, 4.5)  # px per frame: a swipe crosses much of the view, as in Jester
     zoom_rate: tuple[float, float] = (1.06, 1.09)  # scale factor per frame
@@ -248,3 +250,9 @@ def make_motion_data(out: Path, seed: int = 0, clips_per_class: int = 100, spec:
             "benchmark": "stsm-edge motion", "version": FORMAT_VERSION, "seed": seed,
             "clips_per_class": sizes, "spec": spec.__dict__, "flip_pairs": FLIP_PAIRS}, indent=2, default=list))
     return out
+
+
+def motion_data_summary(out: Path, clips_per_class: int, splits) -> str:
+    sizes = split_sizes(clips_per_class)
+    listed = ", ".join(f"{split}.txt ({sizes[split] * len(MOTION_CLASSES)} clips)" for split in splits)
+    return f"wrote {out}: {listed}, labels.txt"

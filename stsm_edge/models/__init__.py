@@ -6,12 +6,9 @@ from stsm_edge.models.tsn import (
     TemporalSegmentNetwork,
     build_model,
     replace_head,
-    stsm_mobilenet_v2,
-    stsm_resnet50,
 )
 
 __all__ = [
     "Bottleneck", "InvertedResidual", "MobileNetV2", "ModelConfig", "ResNet", "TemporalSegmentNetwork",
     "build_model", "insert_shift", "replace_head", "residual_blocks", "resnet50", "shift_sites",
-    "stsm_mobilenet_v2", "stsm_resnet50",
 ]

@@ -57,8 +57,8 @@ class Runtime(ABC):
 
     @property
     def labels(self) -> list[str]:
-        """Class names from the sidecar; numbered placeholders when the artifact was exported without them."""
-        return list(self.sidecar["labels"]) or [f"class_{i}" for i in range(self.sidecar["model"]["num_classes"])]
+        """Class names from the sidecar (its validation guarantees one per class)."""
+        return list(self.sidecar["labels"])
 
     @property
     def n_segments(self) -> int:
@@ -143,3 +143,20 @@ def open_runtime(path: Path, sidecar: dict | None = None, threads: int | None = 
     if cls.format == "torch":  # a checkpoint describes itself; it has no sidecar
         return cls(path, None, threads)
     return cls(path, sidecar if sidecar is not None else read_sidecar(path), threads)
+
+
+def open_model(model: str | Path, threads: int | None = None, options=None) -> Runtime:
+    """A runtime for "default" (the shipped model, eager), a checkpoint (stsm-edge, or from another tool read with
+    `options`, a weights.LoadOptions) or an exported artifact with its sidecar."""
+    from stsm_edge.defaults import model_bundle
+    from stsm_edge.weights import LoadOptions
+
+    if str(model) == "default":  # the eager runtime, found through the registry like every adapter
+        return runtime_class(Path("default.pt"))(Path("default"), threads=threads, bundle=model_bundle("default"))
+    path = Path(model)
+    cls = runtime_class(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such model file")
+    if cls.format != "torch":
+        return open_runtime(path, threads=threads)
+    return cls(path, threads=threads, bundle=model_bundle(path, options or LoadOptions()))

@@ -40,6 +40,21 @@ public class MetadataTest {
     assertEquals(Labels.NO_ACTION, m.label(-1));
   }
 
+  /** The least a sidecar may carry under resources/artifact.schema.json: the core must accept it. */
+  @Test
+  public void readsASidecarWithOnlyTheFieldsTheSchemaRequires() throws Exception {
+    Metadata m = Metadata.parse(Golden.text("metadata", "required_only.json"), "minimal");
+    Metadata full = Metadata.parse(Golden.text("metadata", "stream_int8_executorch.json"), "full");
+    assertEquals("stream", m.form);
+    assertEquals(full.numClasses, m.numClasses);
+    assertEquals(full.nSegments, m.nSegments);
+    assertEquals(full.labels, m.labels);
+    assertEquals(full.states.size(), m.states.size());
+    assertEquals(full.stateBytes(), m.stateBytes());
+    assertEquals(full.preprocess.resizeShort, m.preprocess.resizeShort);
+    assertFalse(m.timeStepSeconds.isPresent());
+  }
+
   @Test
   public void readsQuantizationParameters() throws Exception {
     Metadata m = Metadata.parse(Golden.text("metadata", "stream_int8_quantized_io.json"), "q");

@@ -1,0 +1,60 @@
+"""The built wheel is one namespace, `stsm_edge`, and works installed outside the repo.
+
+`python -m build` makes the wheel; it is installed with pip into a fresh venv that borrows only the third-party
+packages of the project's venv (a path entry, so the editable install's finder is not loaded), and the main
+job's first stage runs there from a directory outside the repo.
+"""
+
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# Folders that ship, and the package each maps to (pyproject's package-dir).
+SHIPPED = {"stsm_edge": "stsm_edge", "converters": "stsm_edge/converters", "benchmarks": "stsm_edge/benchmarks"}
+
+
+def run(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    result = run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, REPO, cwd=out)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return next(out.glob("stsm_edge-*.whl"))
+
+
+def test_wheel_has_one_top_level_package_with_every_folder(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"stsm_edge", "stsm_edge-0.1.0.dist-info"}
+    for folder, package in SHIPPED.items():  # every package folder in the repo is in the wheel, mapped
+        for init in (REPO / folder).rglob("__init__.py"):
+            assert f"{package}/{init.parent.relative_to(REPO / folder).as_posix()}/__init__.py".replace("/./", "/") \
+                in names, init
+    assert "stsm_edge/resources/artifact.schema.json" in names and "stsm_edge/benchmarks/schema.json" in names
+
+
+def test_installed_wheel_runs_the_main_jobs_first_stage_outside_the_repo(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    assert run(sys.executable, "-m", "venv", venv).returncode == 0
+    python = venv / "bin" / "python"
+    packages = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    (packages / "third_party.pth").write_text("\n".join(site.getsitepackages()) + "\n")  # dependencies only
+    install = run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel)
+    assert install.returncode == 0, install.stderr[-3000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = run(python, "-c", "import stsm_edge.converters.base, stsm_edge.benchmarks.harness as h; print(h.__file__)",
+                cwd=elsewhere)
+    assert where.returncode == 0 and where.stdout.startswith(str(packages)), where.stdout + where.stderr
+    for top_level in ("converters", "benchmarks"):
+        assert run(python, "-c", f"import {top_level}", cwd=elsewhere).returncode != 0, top_level
+    demo = run(venv / "bin" / "stsm-edge", "demo", "--skip-export", cwd=elsewhere)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert "shift adds 0 params and 0 FLOPs (equal)" in demo.stdout and "espresso" in demo.stdout
