@@ -9,6 +9,7 @@ import android.os.Bundle;
 import android.os.SystemClock;
 import android.util.Log;
 import android.util.Size;
+import android.view.View;
 import android.widget.Button;
 import android.widget.TextView;
 import androidx.activity.result.ActivityResultLauncher;
@@ -23,6 +24,9 @@ import androidx.camera.core.resolutionselector.ResolutionStrategy;
 import androidx.camera.lifecycle.ProcessCameraProvider;
 import androidx.camera.view.PreviewView;
 import androidx.core.content.ContextCompat;
+import androidx.core.graphics.Insets;
+import androidx.core.view.ViewCompat;
+import androidx.core.view.WindowInsetsCompat;
 import com.google.common.util.concurrent.ListenableFuture;
 import java.io.File;
 import java.io.FileOutputStream;
@@ -109,6 +113,7 @@ public class MainActivity extends AppCompatActivity {
   protected void onCreate(Bundle savedInstanceState) {
     super.onCreate(savedInstanceState);
     setContentView(R.layout.activity_main);
+    applySystemBarInsets();
     preview = findViewById(R.id.preview);
     labelsView = findViewById(R.id.labels);
     statsView = findViewById(R.id.stats);
@@ -140,6 +145,35 @@ public class MainActivity extends AppCompatActivity {
     } else {
       cameraPermission.launch(Manifest.permission.CAMERA);
     }
+  }
+
+  /**
+   * targetSdk 35: Android 15 draws the window edge to edge, under the status and navigation bars. The camera
+   * preview should fill the whole screen, bars included, so neither the root nor the preview is padded
+   * ({@code fitsSystemWindows} on the root would shrink the preview and leave black bands at the top and
+   * bottom). Only the two overlay panels are padded, by the system bars' and the display cutout's insets: their
+   * translucent backgrounds still reach the screen's edges, their text and buttons sit clear of the bars. One
+   * listener on the root pads both panels: {@code fitsSystemWindows} on each panel would not do, because before
+   * API 30 insets consumed by one child of a FrameLayout are not dispatched to its siblings. Where the window is
+   * not edge to edge (before Android 15) the system already keeps the content clear of the bars, and the insets
+   * are zero here.
+   */
+  private void applySystemBarInsets() {
+    View root = findViewById(R.id.root);
+    View top = findViewById(R.id.top_panel);
+    View bottom = findViewById(R.id.bottom_panel);
+    // The layout's own padding, kept under the insets (the listener runs again on every insets change).
+    int[] topPadding = {top.getPaddingLeft(), top.getPaddingTop(), top.getPaddingRight(), top.getPaddingBottom()};
+    int[] bottomPadding = {bottom.getPaddingLeft(), bottom.getPaddingTop(), bottom.getPaddingRight(),
+        bottom.getPaddingBottom()};
+    ViewCompat.setOnApplyWindowInsetsListener(root, (v, windowInsets) -> {
+      Insets bars = windowInsets.getInsets(
+          WindowInsetsCompat.Type.systemBars() | WindowInsetsCompat.Type.displayCutout());
+      top.setPadding(topPadding[0] + bars.left, topPadding[1] + bars.top, topPadding[2] + bars.right, topPadding[3]);
+      bottom.setPadding(bottomPadding[0] + bars.left, bottomPadding[1], bottomPadding[2] + bars.right,
+          bottomPadding[3] + bars.bottom);
+      return WindowInsetsCompat.CONSUMED;
+    });
   }
 
   private static int nextThreadChoice(int current) {
