@@ -26,7 +26,7 @@ from stsm_edge.runner import NO_ACTION
 from stsm_edge.video import iter_video
 
 XVFB = shutil.which("Xvfb")
-pytestmark = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (bash .ci/setup installs it)")
+needs_xvfb = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (bash .ci/setup installs it)")
 ROOT = Path(__file__).resolve().parents[1]
 FONT, SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.5  # the overlay's first line
 
@@ -53,11 +53,7 @@ def display():
     server.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def default_int8_pte(request, tmp_path_factory) -> Path:
-    """The default model's int8 streaming .pte, exported by the CLI. The export costs minutes of CPU and the window
-    does not depend on how it was made, so it is kept in pytest's cache, keyed by everything that makes it: the
-    shipped checkpoint, the converters' and library's sources, and the torch/executorch versions."""
+def _artifact_key() -> str:
     import hashlib
     from importlib.metadata import version
 
@@ -66,9 +62,16 @@ def default_int8_pte(request, tmp_path_factory) -> Path:
     for path in sorted(sources):
         if path.name not in ("webcam.py", "overlay.py"):  # drawing only: the artifact does not depend on them
             key.update(path.read_bytes())
-    cache = request.config.cache
-    out = (cache.mkdir(f"stsm-edge-default-int8-pte-{key.hexdigest()[:16]}") if cache is not None
-           else tmp_path_factory.mktemp("pte"))
+    return f"stsm-edge-default-int8-pte-{key.hexdigest()[:16]}"
+
+
+@pytest.fixture(scope="module")
+def default_int8_pte(request, tmp_path_factory) -> Path:
+    """The default model's int8 streaming .pte, exported by the CLI. The export costs minutes of CPU and the window
+    does not depend on how it was made, so it is kept in pytest's cache, keyed by everything that makes it: the
+    shipped checkpoint, the converters' and library's sources, and the torch/executorch versions."""
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    out = cache.mkdir(_artifact_key()) if cache is not None else tmp_path_factory.mktemp("pte")
     if not list(out.glob("*.pte")):
         subprocess.run([sys.executable, "-m", "stsm_edge", "export", "--default", "--target", "executorch",
                         "--precision", "int8", "--form", "stream", "--calib-frames", "32", "--verify-frames", "32",
@@ -152,10 +155,22 @@ def check_overlay(shot: np.ndarray, raw: np.ndarray, labels: list[str]) -> str:
         cv2.putText(template, word, (2, LINE - 4), FONT, SCALE, 255, 1, cv2.LINE_AA)
         match = cv2.matchTemplate(after, (template > 128).astype(np.float32), cv2.TM_CCORR_NORMED).max()
         assert match > 0.8, f"{word!r} is not on the label line ({match:.2f})"
-    # Score bars: the overlay's green (BGR 60, 180, 75) in the top-k rows, the first bar at least a few pixels.
-    bars = shot[LINE + 4: 2 * LINE - 4, 6: 6 + BAR_WIDTH].astype(int)
-    green = (np.abs(bars - (60, 180, 75)).max(axis=2) < 30).sum(axis=1)
-    assert green.max() >= 3, "no score bar"
+    # Scores: a filled bar in the overlay's green (BGR 60, 180, 75) and "NN% label" on each top-k row, bars
+    # longest first; the top one at least a few pixels (its rows all the same length: filled, not outlined).
+    widths = []
+    for row in range(1, 4):
+        y = row * LINE + 4
+        bar = shot[y + 1: y + LINE - 9, 6: 6 + BAR_WIDTH].astype(int)
+        green = (np.abs(bar - (60, 180, 75)).max(axis=2) < 30).sum(axis=1)
+        assert green.max() - green.min() <= 2, f"score bar {row} is not filled: {green}"
+        widths.append(int(np.median(green)))
+        text = shot[y - 4: y + LINE - 4, BAR_WIDTH + 6:].astype(int)
+        text_white = ((text.min(axis=2) > 170) & (text.max(axis=2) - text.min(axis=2) < 40)).astype(np.float32)
+        template = np.zeros((LINE, 14), np.uint8)
+        cv2.putText(template, "%", (1, LINE - 6), FONT, 0.45, 255, 1, cv2.LINE_AA)
+        match = cv2.matchTemplate(text_white, (template > 128).astype(np.float32), cv2.TM_CCORR_NORMED).max()
+        assert match > 0.8, f"no score on top-k row {row} ({match:.2f})"
+    assert widths[0] >= 3 and widths == sorted(widths, reverse=True), widths
     # Below the panel, the window shows the video frame itself, pixel for pixel.
     assert np.abs(shot[5 * LINE + 10:].astype(int) - raw[5 * LINE + 10:]).mean() < 1.0
     return shown
@@ -181,9 +196,10 @@ class Video:
         return min(near, key=lambda i: np.abs(_below_panel(self.frames[i]) - _below_panel(shot)).mean())
 
 
+@needs_xvfb
 def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display, default_int8_pte, tmp_path):
     source = asset_path("box.mp4")
-    labels = json.loads(default_int8_pte.with_suffix(".json").read_text())["labels"]
+    labels = json.loads(Path(f"{default_int8_pte}.json").read_text())["labels"]
     video = Video(source)
     app = subprocess.Popen([sys.executable, "-m", "stsm_edge", "webcam", "--model", str(default_int8_pte),
                             "--source", str(source)], cwd=ROOT, env={**os.environ, "DISPLAY": display},
@@ -232,3 +248,13 @@ def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display
     shown = int(out.split(" frames in ")[0].split()[-1])
     assert index < shown < len(video.frames), out  # q quit before the video's end
     assert label in labels + [NO_ACTION]
+
+
+def test_webcam_without_a_display_says_so_in_one_line():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([sys.executable, "-m", "stsm_edge", "webcam", "--default", "--source",
+                             str(asset_path("box.mp4"))], check=False, cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "stsm-edge: error: cannot open a window (no $DISPLAY): run with --headless --record out.mp4"]
