@@ -108,7 +108,7 @@ class TkWindow:
         self._label.pack()
         self._photo = None
         self._keys: deque[str] = deque()
-        self.root.bind("<KeyPress>", lambda event: self._keys.append(event.char))
+        self.root.bind("<KeyPress>", lambda event: self._keys.append(event.char.lower()))  # Q as q (caps lock)
         self.root.protocol("WM_DELETE_WINDOW", lambda: self._keys.append("q"))  # closing the window quits
         self._max_size = (int(self.root.winfo_screenwidth() * 0.95), int(self.root.winfo_screenheight() * 0.9))
         self.root.focus_force()

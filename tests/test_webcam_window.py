@@ -201,24 +201,27 @@ def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display
     source = asset_path("box.mp4")
     labels = json.loads(Path(f"{default_int8_pte}.json").read_text())["labels"]
     video = Video(source)
-    app = subprocess.Popen([sys.executable, "-m", "stsm_edge", "webcam", "--model", str(default_int8_pte),
-                            "--source", str(source)], cwd=ROOT, env={**os.environ, "DISPLAY": display},
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.txt"  # a file, not a pipe: the app never blocks on a full pipe
+    with log.open("w") as stderr:
+        app = subprocess.Popen([sys.executable, "-m", "stsm_edge", "webcam", "--model", str(default_int8_pte),
+                                "--source", str(source)], cwd=ROOT, env={**os.environ, "DISPLAY": display},
+                               stdout=subprocess.PIPE, stderr=stderr, text=True)
     x = X(display)
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 180  # generous: starting torch and executorch on a busy machine is slow
         window = None
         while window is None or x.box(window)[2:] != (640, 480):
-            assert app.poll() is None, app.communicate()[1][-2000:]
-            assert time.monotonic() < deadline, "no window within 40 s"
+            assert app.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "no window within 180 s"
             time.sleep(0.1)
             window = x.window("stsm-edge")
         box = x.box(window)
+        deadline = time.monotonic() + 120
         x.move_pointer(box[0] + 320, box[1] + 240)
         # Let the video play a second (30 frames, 6 model steps at the model's 1/6 s step), then pause it.
         while (index := video.index(x.screenshot(box))) < 30:
-            assert app.poll() is None, app.communicate()[1][-2000:]
-            assert time.monotonic() < deadline + 60, f"the video is stuck at frame {index}"
+            assert app.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, f"the video is stuck at frame {index}"
             time.sleep(0.2)
         x.press("space")  # pause: the frame on screen stays
         time.sleep(0.5)
@@ -235,26 +238,29 @@ def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display
         x.press("space")  # resume: the video moves on
         resumed = time.monotonic()
         while np.array_equal(x.screenshot(box), paused):
-            assert app.poll() is None, app.communicate()[1][-2000:]
-            assert time.monotonic() < resumed + 20, "space did not resume"
+            assert app.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < resumed + 60, "space did not resume"
             time.sleep(0.2)
         x.press("q")
-        out, err = app.communicate(timeout=20)
+        out, _ = app.communicate(timeout=60)
     finally:
         if app.poll() is None:
             app.kill()
             app.wait()
-    assert app.returncode == 0, err[-2000:]
+        x.d.close()
+    assert app.returncode == 0, log.read_text()[-2000:]
     shown = int(out.split(" frames in ")[0].split()[-1])
     assert index < shown < len(video.frames), out  # q quit before the video's end
     assert label in labels + [NO_ACTION]
 
 
-def test_webcam_without_a_display_says_so_in_one_line():
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    result = subprocess.run([sys.executable, "-m", "stsm_edge", "webcam", "--default", "--source",
-                             str(asset_path("box.mp4"))], check=False, cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        "stsm-edge: error: cannot open a window (no $DISPLAY): run with --headless --record out.mp4"]
+def test_webcam_without_a_display_says_so_before_opening_anything(monkeypatch):
+    """No display: the one-line error that points to --headless --record (the CLI prints InputError as is)."""
+    from stsm_edge.errors import InputError
+    from stsm_edge.webcam import run_webcam
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(InputError) as error:
+        run_webcam(runner=None, source=str(asset_path("box.mp4")))
+    assert str(error.value) == "cannot open a window (no $DISPLAY): run with --headless --record out.mp4"
