@@ -3,15 +3,23 @@
 A camera (or stream URL) is read on its own thread that keeps only the newest frame, so recognition
 stays real-time and stale frames are dropped; each frame is stamped with its capture time, and the
 runner paces model steps by those stamps. A video file is read frame by frame at its own timestamps (a
-file never goes stale), which makes `--headless --record` on a file deterministic.
+file never goes stale), which makes `--headless --record` on a file deterministic; in the window a file
+plays at its own speed.
+
+The window is Tk's (tkinter, Python's own GUI toolkit), so the project keeps a single OpenCV wheel, the
+headless one: `import cv2` then needs no GUI or GL libraries on a server, and no second OpenCV wheel
+fights over the `cv2` package. Tk is imported only when a window is opened; an OpenCV build with
+HighGUI is the fallback for a Python without tkinter.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -86,42 +94,118 @@ def _live_source(camera: int | None, source: str | None
     return reader.frames(), capture.get(cv2.CAP_PROP_FPS), reader
 
 
-def _check_gui() -> None:
+class TkWindow:
+    """The live window through tkinter: each frame goes to a Tk photo image as a binary PPM (exact pixels, a few
+    ms for 640x480); key presses are queued by Tk's event loop, which runs in `show` and `wait_key`."""
+
+    def __init__(self, title: str) -> None:
+        import tkinter
+
+        self._tk = tkinter
+        self.root = tkinter.Tk(className=title)  # TclError without a display
+        self.root.title(title)
+        self._label = tkinter.Label(self.root, borderwidth=0, highlightthickness=0, background="black")
+        self._label.pack()
+        self._photo = None
+        self._keys: deque[str] = deque()
+        self.root.bind("<KeyPress>", lambda event: self._keys.append(event.char.lower()))  # Q as q (caps lock)
+        self.root.protocol("WM_DELETE_WINDOW", lambda: self._keys.append("q"))  # closing the window quits
+        self._max_size = (int(self.root.winfo_screenwidth() * 0.95), int(self.root.winfo_screenheight() * 0.9))
+        self.root.focus_force()
+
+    def show(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self._max_size[0] / w, self._max_size[1] / h)  # a large camera frame fits the screen
+        if scale < 1.0:
+            w, h = max(1, round(w * scale)), max(1, round(h * scale))
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        if self._photo is None or (self._photo.width(), self._photo.height()) != (w, h):
+            self._photo = self._tk.PhotoImage(master=self.root, width=w, height=h)
+            self._label.configure(image=self._photo)
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        self._photo.configure(data=b"P6 %d %d 255 " % (w, h) + rgb.tobytes(), format="PPM")
+        self.root.update()
+
+    def wait_key(self, ms: float) -> str | None:
+        """The next key pressed (its character), waiting up to `ms` milliseconds for one."""
+        deadline = time.monotonic() + ms / 1e3
+        while True:
+            self.root.update()
+            if self._keys:
+                return self._keys.popleft()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(left, 0.005))
+
+    def close(self) -> None:
+        self.root.destroy()
+
+
+class CvWindow:
+    """OpenCV's HighGUI window, for an OpenCV build with one (opencv-python) and a Python without tkinter."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)  # cv2.error in a headless build
+
+    def show(self, frame: np.ndarray) -> None:
+        cv2.imshow(self.title, frame)
+
+    def wait_key(self, ms: float) -> str | None:
+        key = cv2.waitKey(max(1, int(ms))) & 0xFF
+        return None if key == 0xFF else chr(key)
+
+    def close(self) -> None:
+        cv2.destroyAllWindows()
+
+
+def open_window(title: str = WINDOW) -> TkWindow | CvWindow:
+    """A Tk window; OpenCV's if this Python has no tkinter; else a one-line error naming the way out."""
     try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-    except cv2.error as exc:
-        raise InputError("this OpenCV build has no window support (opencv-python-headless): run with "
-                         "--headless --record out.mp4, or install opencv-python for a live window") from exc
+        import tkinter
+    except ImportError:
+        try:
+            return CvWindow(title)
+        except cv2.error as exc:
+            raise InputError("no window toolkit: this Python has no tkinter (Debian/Ubuntu: apt install python3-tk) "
+                             "and OpenCV has no GUI; run with --headless --record out.mp4") from exc
+    try:
+        return TkWindow(title)
+    except tkinter.TclError as exc:
+        where = f"DISPLAY={os.environ['DISPLAY']}" if os.environ.get("DISPLAY") else "no $DISPLAY"
+        raise InputError(f"cannot open a window ({where}): run with --headless --record out.mp4") from exc
 
 
 def run_webcam(runner: FrameBufferRunner, camera: int | None = None, source: str | None = None, headless: bool = False,
                record: Path | None = None, max_frames: int | None = None) -> dict:
     if headless and record is None:
         raise InputError("--headless needs --record out.mp4 (there is no window to show)")
-    if not headless:
-        _check_gui()
-    frames, fps, reader = _live_source(camera, source)
-    shown = 0
+    window = None if headless else open_window()
+    shown, reader = 0, None
     started = time.perf_counter()
     try:
+        frames, fps, reader = _live_source(camera, source)
+        realtime = window is not None and reader is None  # a file in the window plays at its own speed
         if record is not None:
             with annotated_video(record, fps) as sink:
-                shown = _loop(runner, frames, headless, sink.write, max_frames)
+                shown = _loop(runner, frames, window, sink.write, max_frames, realtime)
         else:
-            shown = _loop(runner, frames, headless, None, max_frames)
+            shown = _loop(runner, frames, window, None, max_frames, realtime)
     finally:
         if reader is not None:
             reader.close()
-        if not headless:
-            cv2.destroyAllWindows()
+        if window is not None:
+            window.close()
     elapsed = time.perf_counter() - started
     return {"frames": shown, "seconds": elapsed, "fps": shown / elapsed if elapsed else 0.0,
             "dropped": reader.dropped if reader else 0, "record": str(record) if record else None}
 
 
-def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]], headless: bool, write,
-          max_frames: int | None) -> int:
+def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]], window, write,
+          max_frames: int | None, realtime: bool = False) -> int:
     shown, last_tick, fps = 0, time.perf_counter(), 0.0
+    clock = None  # (wall time, frame stamp) that a file's playback is scheduled from
     for frame, stamp in frames:
         prediction = runner.step(frame, stamp)
         now = time.perf_counter()
@@ -131,24 +215,35 @@ def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]],
         if write is not None:
             write(annotated)
         shown += 1
-        if not headless and _handle_keys(runner, annotated) == "quit":
-            break
+        if window is not None:
+            window.show(annotated)
+            if realtime and clock is None:
+                clock = (time.perf_counter(), stamp)
+            wait_ms = 1e3 * (clock[0] + stamp - clock[1] - time.perf_counter()) if realtime else 0.0
+            action = _handle_keys(runner, window, wait_ms)
+            if action == "quit":
+                break
+            if action == "resumed" and realtime:
+                clock = (time.perf_counter(), stamp)
         if max_frames is not None and shown >= max_frames:
             break
     return shown
 
 
-def _handle_keys(runner: FrameBufferRunner, annotated: np.ndarray) -> str | None:
-    """Show the frame; q quits, r resets the runner, space pauses until pressed again (frames wait)."""
-    cv2.imshow(WINDOW, annotated)
+def _handle_keys(runner: FrameBufferRunner, window, wait_ms: float) -> str | None:
+    """Keys while the frame is on screen, for `wait_ms` (at least one look): q quits, r resets the runner, space
+    pauses until pressed again (frames wait)."""
+    deadline = time.perf_counter() + max(wait_ms, 1.0) / 1e3
     paused = False
     while True:
-        key = cv2.waitKey(30 if paused else 1) & 0xFF
-        if key == ord("q"):
+        key = window.wait_key(30 if paused else max(1.0, 1e3 * (deadline - time.perf_counter())))
+        if key == "q":
             return "quit"
-        if key == ord("r"):
+        if key == "r":
             runner.reset()
-        if key == ord(" "):
+        if key == " ":
             paused = not paused
-        if not paused:
+            if not paused:
+                return "resumed"
+        if not paused and time.perf_counter() >= deadline:
             return None
