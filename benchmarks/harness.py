@@ -18,7 +18,11 @@ Steps:
    runs K times in alternation per round, so machine drift hits all alike; per round a ratio of medians;
    reported as median and min/max over the rounds: shift overhead vs plain and vs TSM, int8/fp32,
    stream-frame/clip, eager/artifact.
-4. The results file benchmarks/results/<device>.json (schema.json), then the report (report.py).
+4. Runner overhead, one child process per STSM int8 stream artifact (every stream artifact given with
+   --artifact), 1 thread: `FrameBufferRunner.step` on raw 640x480 frames of a real video (cup.mp4), interleaved
+   with `preprocess` and `Runtime.stream` alone on the same frames; per round the ratio step / stream of
+   the medians (what the runner adds to the model call: preprocessing, states, smoothing, top-k).
+5. The results file benchmarks/results/<device>.json (schema.json), then the report (report.py).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Settings:
     rounds: int = 10
     k: int = 10
     compare_warmup: int = 5
+    runner_video: str = "cup.mp4"
+    runner_frame: tuple[int, int] = (640, 480)  # (width, height): a camera's usual VGA frame
     variants: str = "full"             # "full" | "minimal" (--quick: 5 artifacts per target, every ratio once)
     eager: bool = True
     quick: bool = False
@@ -335,6 +341,30 @@ def profile_row(artifact: Artifact, threads: int, settings: Settings, frames_pat
     }
 
 
+def runner_artifacts(artifacts: list[Artifact], settings: Settings) -> list[Artifact]:
+    """What the runner overhead is measured on: every given stream artifact, else STSM int8 streams per target."""
+    return [a for a in artifacts if a.form == "stream" and a.target != "torch"
+            and (settings.given or (a.model, a.precision) == ("stsm", "int8"))]
+
+
+def runner_row(artifact: Artifact, settings: Settings, workdir: Path) -> dict:
+    width, height = settings.runner_frame
+    job = {"artifact": str(artifact.path), "threads": 1, "video": settings.runner_video, "frames": settings.bench_frames,
+           "width": width, "height": height, "rounds": settings.rounds, "k": settings.k,
+           "warmup": settings.compare_warmup}
+    out = run_child("runner", job, workdir)
+    medians = out["medians"]
+    values = [step / model for step, model in zip(medians["step"], medians["model"])]
+    return {"artifact": artifact.path.name, "target": artifact.target, "model": artifact.model,
+            "precision": artifact.precision, "threads": 1, "video": settings.runner_video,
+            "frame_width": out["frame_size"][0], "frame_height": out["frame_size"][1],
+            "size": artifact.sidecar["preprocess"]["size"][0],
+            **{f"{key}_ms": round(statistics.median(medians[key]), 4) for key in ("preprocess", "model", "step")},
+            "median": round(statistics.median(values), 4), "min": round(min(values), 4), "max": round(max(values), 4),
+            "rounds": len(values), "values": [round(v, 4) for v in values],
+            "runtime_version": out["runtime_version"]}
+
+
 def ratio_pairs(members: list[Artifact]) -> list[tuple[str, str, str, str, str]]:
     """(name, precision, form, numerator key, denominator key) for every ratio this group can give."""
     have = {(m.model, m.form, m.precision, m.target == "torch"): m.key for m in members}
@@ -403,7 +433,7 @@ def run(settings: Settings) -> Path:
         raise schema.ResultsError("no artifact to benchmark: " + ("; ".join(skipped) or "none given"))
     size = artifacts[0].sidecar["preprocess"]["size"][0]
     frames = np.stack(real_frames("vtest.avi", max(settings.bench_frames, artifacts[0].segments + 1), size))
-    rows, ratios = [], []
+    rows, ratios, runner = [], [], []
     with tempfile.TemporaryDirectory(prefix="stsm-bench-") as tmp:
         workdir = Path(tmp)
         frames_path = workdir / "frames.npy"
@@ -417,6 +447,10 @@ def run(settings: Settings) -> Path:
             members = [a for a in artifacts if a.target == target] + eager
             say(settings, f"comparing {target}: {settings.rounds} rounds x {settings.k} interleaved runs")
             ratios += compare_group(target, members, settings, frames_path, workdir)
+        for artifact in runner_artifacts(artifacts, settings):
+            say(settings, f"runner overhead {artifact.target} {artifact.path.name}: {settings.rounds} rounds x "
+                          f"{settings.k} interleaved frames")
+            runner.append(runner_row(artifact, settings, workdir))
     fingerprint = device_info.fingerprint(settings.device_name)
     data = {
         "schema": schema.SCHEMA_NAME, "version": schema.VERSION, "date": started.isoformat(timespec="seconds"),
@@ -426,8 +460,10 @@ def run(settings: Settings) -> Path:
                      "min_iterations": settings.min_iterations, "min_seconds": settings.min_seconds,
                      "rounds": settings.rounds, "k": settings.k, "input": "real preprocessed frames of vtest.avi",
                      "timed": "Runtime.run (int8 I/O quantize/dequantize included)",
+                     "runner_input": f"raw frames of {settings.runner_video} at "
+                                     f"{settings.runner_frame[0]}x{settings.runner_frame[1]}",
                      "seconds": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)},
-        "device": fingerprint, "results": rows, "ratios": ratios, "states": state_table(artifacts),
+        "device": fingerprint, "results": rows, "ratios": ratios, "runner": runner, "states": state_table(artifacts),
         "skipped": skipped,
     }
     suffix = "-quick" if settings.quick else ""

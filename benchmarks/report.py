@@ -6,6 +6,7 @@ each against schema.json, and writes into benchmarks/report/:
   README.md       devices, a cross-device latency table, the cost at the model's step rate, the ratios with
                   their spread over rounds, state memory, then each device's full table (thread sweep, load time, RSS, size, runtime version)
   latency.png     p50 latency per target and precision, one panel per device (1 thread)
+                  and the runner's overhead over the model call (FrameBufferRunner.step / Runtime.stream)
   ratios.png      shift overhead (vs plain, vs TSM), int8/fp32, stream/clip, eager/artifact: median with
                   min-max over the rounds, per device and target
   threads.png     the thread sweep (p50 per thread count)
@@ -95,7 +96,8 @@ def markdown(datasets: list[tuple[Path, dict]], plots: list[str], where: str = "
         lines.append(f"| {_label(path, data)} | {data.get('date') or data.get('created') or '–'} | {cpu or '–'} | "
                      f"{d.get('cores', '–')} | {' '.join(d.get('isa') or []) or '–'} | {os_name} | "
                      f"{_num(d.get('ram_gb'))} | {runtimes or '–'} | `{path.name}` |")
-    lines += ["", *_cross_device(datasets), *_step_rate_cost(datasets), *_ratios(datasets), *_states(datasets)]
+    lines += ["", *_cross_device(datasets), *_step_rate_cost(datasets), *_ratios(datasets), *_runner(datasets),
+              *_states(datasets)]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots] + [""]
     for path, data in datasets:
@@ -155,6 +157,26 @@ def _ratios(datasets) -> list[str]:
                                                      x[2]["precision"], x[2]["form"])):
         out.append(f"| {_label(path, data)} | {RATIO_TITLES.get(r['name'], r['name'])} | {r['target']} | "
                    f"{r['precision']} | {r['form']} | ×{r['median']:.3f} | ×{r['min']:.3f} – ×{r['max']:.3f} | {r['rounds']} |")
+    return out + [""]
+
+
+def _runner(datasets) -> list[str]:
+    rows = [(p, d, r) for p, d in datasets for r in d.get("runner") or []]
+    if not rows:
+        return []
+    out = ["## Runner overhead (FrameBufferRunner.step / Runtime.stream, 1 thread; median and min–max over rounds)", "",
+           ("Raw video frames, every one a model step; per round K frames each go through `preprocess`, "
+            "`Runtime.stream` (states carried) and `FrameBufferRunner.step` in alternation, and the ratio comes from "
+            "the step and stream medians. ×1.25 means the runner adds a quarter of the model call; frames the "
+            "time-step pacing drops skip all of it."), "",
+           "| device | target | artifact | input | frame | preprocess ms | stream ms | step ms | step / stream | "
+           "min – max | rounds |", "|---|---|---|---|---|---:|---:|---:|---:|---|---:|"]
+    for path, data, r in rows:
+        frame = f"{r['frame_width']}×{r['frame_height']}" if r.get("frame_width") else "–"
+        size = f"{r['size']}²" if r.get("size") else "–"
+        out.append(f"| {_label(path, data)} | {r['target']} | `{r['artifact']}` | {size} | {frame} | "
+                   f"{_ms(r['preprocess_ms'])} | {_ms(r['model_ms'])} | {_ms(r['step_ms'])} | ×{r['median']:.3f} | "
+                   f"×{r['min']:.3f} – ×{r['max']:.3f} | {r['rounds']} |")
     return out + [""]
 
 

@@ -2,12 +2,15 @@
 
     python -m stsm_edge.benchmarks.worker profile JOB.json OUT.json
     python -m stsm_edge.benchmarks.worker compare JOB.json OUT.json
+    python -m stsm_edge.benchmarks.worker runner JOB.json OUT.json
 
 A fresh process per profile gives a clean peak RSS (ru_maxrss of this process only) and clean thread
 pools (ExecuTorch's XNNPACK pool is process-wide). Inputs are real preprocessed frames the parent saved
 as a .npy; a stream artifact gets them one by one with its states carried from output to input, as a
 live runner would; a clip artifact gets sliding T-frame windows of them. Only `Runtime.run` is timed
-(it includes the adapter's int8 quantize/dequantize of inputs and outputs, as an app pays it).
+(it includes the adapter's int8 quantize/dequantize of inputs and outputs, as an app pays it). The
+runner job is the exception: it feeds raw decoded video frames, because what it measures is what
+`FrameBufferRunner.step` adds to the model call (preprocessing, states, smoothing, top-k).
 """
 
 from __future__ import annotations
@@ -134,13 +137,61 @@ def compare(job: dict) -> dict:
     return {"medians": medians}
 
 
+def raw_frames(video: str, count: int, width: int, height: int) -> list[np.ndarray]:
+    """`count` decoded BGR frames of a bundled video at width x height (resized only if it differs)."""
+    import cv2
+
+    from stsm_edge.assets import video_path
+    from stsm_edge.video import iter_video
+
+    frames = list(iter_video(video_path(video), max_frames=count))
+    return [f if f.shape[:2] == (height, width) else cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA)
+            for f in frames]
+
+
+def runner_overhead(job: dict) -> dict:
+    """Per round, K interleaved triples on the same raw frame: `preprocess`, `Runtime.stream` on its output
+    (states carried), and `FrameBufferRunner.step` (pacing off: every frame a model step, the case the
+    overhead matters for; paced-out frames never preprocess). Per-round medians of each."""
+    from stsm_edge.preprocess import preprocess
+    from stsm_edge.runner import FrameBufferRunner
+
+    frames = raw_frames(job["video"], job["frames"], job["width"], job["height"])
+    runtime = open_artifact(job["artifact"], "stream", job["threads"] or None)
+    runner = FrameBufferRunner(runtime, pacing=False)
+    spec, states, index = runner.preprocess_spec, runtime.initial_states(), 0
+    medians: dict[str, list[float]] = {"preprocess": [], "model": [], "step": []}
+    for round_index in range(job["rounds"] + 1):  # round 0 warms caches and thread pools, unrecorded
+        samples: dict[str, list[float]] = {key: [] for key in medians}
+        for _ in range(job["k"] if round_index else job["warmup"]):
+            frame = frames[index % len(frames)]
+            index += 1
+            start = time.perf_counter()
+            x = preprocess(frame, spec)[None]
+            samples["preprocess"].append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            _, states = runtime.stream([x], states)
+            samples["model"].append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            runner.step(frame)
+            samples["step"].append((time.perf_counter() - start) * 1e3)
+        if round_index:
+            for key, values in samples.items():
+                medians[key].append(float(np.median(values)))
+    return {"medians": medians, "frame_size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
+            "runtime_version": runtime_version(runtime.format)}
+
+
+JOBS = {"profile": profile, "compare": compare, "runner": runner_overhead}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 3 or argv[0] not in ("profile", "compare"):
-        print("usage: python -m stsm_edge.benchmarks.worker profile|compare JOB.json OUT.json", file=sys.stderr)
+    if len(argv) != 3 or argv[0] not in JOBS:
+        print(f"usage: python -m stsm_edge.benchmarks.worker {'|'.join(JOBS)} JOB.json OUT.json", file=sys.stderr)
         return 2
     job = json.loads(Path(argv[1]).read_text())
-    result = profile(job) if argv[0] == "profile" else compare(job)
+    result = JOBS[argv[0]](job)
     Path(argv[2]).write_text(json.dumps(result))
     return 0
 

@@ -7,13 +7,20 @@ frames in YUV 4:2:0 (Android's YUV_420_888) enter through `yuv420_to_bgr`.
 
 Everything is specified so another language can reproduce it to 1e-5 (the Android core does):
 sizes round half up, the resize is plain bilinear with half-pixel centres on float32 pixels (no
-8-bit fixed-point rounding), and YUV -> RGB is full-range BT.601 (JFIF) in float.
+8-bit fixed-point rounding; cv2.resize INTER_LINEAR on float32 computes the same), and YUV -> RGB is
+full-range BT.601 (JFIF) in float.
+
+Only the crop's pixels are computed: each output pixel reads two source rows x two source columns, so
+those samples are gathered first (still 8-bit for a camera frame) and only they are widened to float32
+and blended. That is the resize's own arithmetic at the pixels the crop keeps, not an approximation of
+it, and a frame costs the same whatever its size.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -66,12 +73,55 @@ def resized_shape(height: int, width: int, spec: PreprocessSpec) -> tuple[int, i
     return (max(spec.size[0], math.floor(height * scale + 0.5)), max(spec.size[1], math.floor(width * scale + 0.5)))
 
 
+def _axis(src: int, dst: int, first: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of outputs first .. first + count - 1 of a `src` -> `dst` bilinear resize
+    along one axis, as cv2.resize INTER_LINEAR computes them: position (d + 0.5) * src / dst - 0.5 in
+    float64 (a float32 position is off by up to 2e-5 after normalisation), weights 1 - f and f in float32,
+    and outside the image the edge sample with weight 1. The Android core's `Preprocessor.axis` is this."""
+    position = (np.arange(first, first + count) + 0.5) * (1.0 / (dst / src)) - 0.5
+    index0 = np.floor(position).astype(np.int64)
+    frac = (position - index0).astype(np.float32)
+    outside = (index0 < 0) | (index0 >= src - 1)
+    frac[outside] = 0.0
+    index0 = np.clip(index0, 0, src - 1)
+    return index0, np.minimum(index0 + 1, src - 1), 1.0 - frac, frac
+
+
+@lru_cache(maxsize=32)
+def _crop_sampling(height: int, width: int, spec: PreprocessSpec) -> tuple[np.ndarray, ...]:
+    """For one frame size: a remap table gathering the crop's source samples (rows y0 then y1, columns x0
+    then x1, so the gathered image is (2H, 2W)), horizontal weights repeated per channel, vertical weights.
+    Cached: a stream has one frame size, and these never change (read-only, safe to share across threads)."""
+    new_h, new_w = resized_shape(height, width, spec)
+    crop_h, crop_w = spec.size
+    y0, y1, ay, by = _axis(height, new_h, (new_h - crop_h) // 2, crop_h)
+    x0, x1, ax, bx = _axis(width, new_w, (new_w - crop_w) // 2, crop_w)
+    map_x, map_y = np.meshgrid(np.concatenate([x0, x1]), np.concatenate([y0, y1]))
+    # Integer maps: INTER_NEAREST copies those pixels as they are. int16 is OpenCV's fastest map type;
+    # float32 (exact up to 2**24) for frames too large for it.
+    dtype = np.int16 if max(height, width) <= np.iinfo(np.int16).max else np.float32
+    table = np.stack([map_x, map_y], axis=-1).astype(dtype)
+    arrays = (table, np.repeat(ax, 3), np.repeat(bx, 3), ay[:, None], by[:, None])
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
 def resize_and_crop(frame: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Bilinear resize (float32, half-pixel centres) then the centred `size` crop; float32 out, 0..255."""
-    new_h, new_w = resized_shape(*frame.shape[:2], spec)
-    resized = cv2.resize(frame.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    top, left = (new_h - spec.size[0]) // 2, (new_w - spec.size[1]) // 2
-    return resized[top : top + spec.size[0], left : left + spec.size[1]]
+    """Bilinear resize (float32, half-pixel centres) then the centred `size` crop; float32 out (H, W, 3), 0..255.
+
+    Computed at the crop's pixels only: horizontal pass then vertical pass on the gathered samples, the
+    same float32 operations cv2.resize does on a float32 frame (equal to it within 1e-6)."""
+    crop_h, crop_w = spec.size
+    table, ax, bx, ay, by = _crop_sampling(frame.shape[0], frame.shape[1], spec)
+    samples = cv2.remap(np.ascontiguousarray(frame), table, None, cv2.INTER_NEAREST)
+    samples = samples.reshape(2 * crop_h, 2 * crop_w * 3)
+    # uint8 x float32 weights computes in float32 (each sample widened exactly), with no widened copy.
+    rows = samples[:, : crop_w * 3] * ax
+    rows += samples[:, crop_w * 3 :] * bx
+    crop = rows[:crop_h] * ay
+    crop += rows[crop_h:] * by
+    return crop.reshape(crop_h, crop_w, 3)
 
 
 def yuv420_to_bgr(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -87,9 +137,14 @@ def yuv420_to_bgr(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def normalize(crop_bgr: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    rgb = crop_bgr[:, :, ::-1].astype(np.float32) / 255.0
-    chw = (rgb - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    return np.ascontiguousarray(chw.transpose(2, 0, 1))
+    """BGR (H, W, 3) 0..255 -> RGB, / 255, (x - mean) / std, CHW float32 (3, H, W)."""
+    # Planar first, then in place: whole contiguous planes per operation (broadcasting over a last axis of
+    # 3 runs numpy's inner loop 3 elements at a time, several times slower); the same float32 operations.
+    chw = np.array(crop_bgr.transpose(2, 0, 1)[::-1], dtype=np.float32, order="C")
+    chw /= 255.0
+    chw -= np.asarray(spec.mean, np.float32)[:, None, None]
+    chw /= np.asarray(spec.std, np.float32)[:, None, None]
+    return chw
 
 
 def preprocess(frame: np.ndarray, spec: PreprocessSpec = PreprocessSpec()) -> np.ndarray:

@@ -60,12 +60,18 @@ def test_quick_run_writes_a_valid_results_file(quick_run):
                      "eager_over_artifact"}
     for ratio in data["ratios"]:
         assert ratio["min"] <= ratio["median"] <= ratio["max"] and ratio["rounds"] == len(ratio["values"]) == 3
+    (runner,) = data["runner"]  # the STSM int8 stream, on raw 640x480 frames of cup.mp4
+    assert (runner["target"], runner["model"], runner["precision"]) == ("onnx", "stsm", "int8")
+    assert (runner["frame_width"], runner["frame_height"], runner["size"]) == (640, 480, 96)
+    assert runner["preprocess_ms"] > 0 and runner["model_ms"] > 0 and runner["step_ms"] > 0
+    assert runner["min"] <= runner["median"] <= runner["max"] and runner["rounds"] == len(runner["values"]) == 3
 
 
 @pytest.mark.slow
 def test_quick_run_writes_the_report(quick_run):
     text = (quick_run / "report" / "README.md").read_text()
     assert "test-box" in text and "Ratios" in text and "shift overhead" in text and "Streaming state" in text
+    assert "Runner overhead" in text and "| onnx | `stsm_stream_int8.onnx` | 96² | 640×480 |" in text
     for name in ("latency.png", "ratios.png"):
         assert (quick_run / "report" / name).read_bytes()[:8] == PNG
 

@@ -153,6 +153,27 @@ def test_frames_between_steps_are_never_preprocessed(bundle, cup_frames):
         runner.step(unusable, SIXTH)
 
 
+def test_only_the_paced_steps_are_preprocessed(bundle, cup_frames, monkeypatch):
+    """The real preprocessing, counted: a dropped frame costs no preprocessing at all, and each model step
+    preprocesses its own frame once."""
+    import stsm_edge.runner
+
+    seen = []
+    real = stsm_edge.runner.preprocess
+
+    def counting(frame, spec):
+        seen.append(frame)
+        return real(frame, spec)
+
+    monkeypatch.setattr(stsm_edge.runner, "preprocess", counting)
+    runner = FrameBufferRunner(TorchRuntime("m.pt", bundle=bundle))
+    predictions = [runner.step(cup_frames[i % 40], i / 30) for i in range(60)]  # 2 s at 30 fps
+    steps = [p.frame_index for p in predictions if p.model_step]
+    assert len(steps) == 12 and all(p.ran_model for p in predictions if p.model_step)
+    assert len(seen) == len(steps)
+    assert all(frame is cup_frames[i % 40] for frame, i in zip(seen, steps))
+
+
 def test_pacing_off_and_the_override(bundle, cup_frames):
     off = FrameBufferRunner(TorchRuntime("m.pt", bundle=bundle), pacing=False)
     assert all(off.step(f, i / 30).model_step for i, f in enumerate(cup_frames[:12]))
