@@ -72,9 +72,9 @@ class ToolsToLog:
     ai-edge-quantizer) and other packages' log records. stsm-edge's own lines (`say`, `Progress`, its logger)
     still reach the terminal.
 
-    The log is written to a temporary file. At the end it moves to `path` if that folder exists (a refused
-    command creates none), else it is kept only if a tool wrote to it; `kept` is where it ended, for the error
-    line to point at."""
+    The log is written to a temporary file. At the end, if a tool wrote to it, it moves to `path` when that
+    folder exists (a refused command creates none) and stays where it is otherwise; `kept` is where it ended
+    (None: nothing was written), for an error line to point at."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.kept = Path(path), None
@@ -117,12 +117,12 @@ class ToolsToLog:
         self._log.close()
         for stream in self._terminal:
             stream.close()
-        if self.path.parent.is_dir():
-            self.kept = Path(shutil.move(self._temporary, self.path))
-        elif self._temporary.stat().st_size:
-            self.kept = self._temporary
-        else:
+        if not self._temporary.stat().st_size:  # no tool said anything
             self._temporary.unlink()
+        elif self.path.parent.is_dir():
+            self.kept = Path(shutil.move(self._temporary, self.path))
+        else:
+            self.kept = self._temporary
 
 
 def setup_logging(verbose: bool) -> None:
