@@ -230,8 +230,11 @@ def _export_time_step(bundle, step_ms: float | None):
 def _parity_text(parity: dict) -> str:
     if "vs_fp32" not in parity:
         return parity.get("criterion", "")
-    vs = parity["vs_fp32"]
-    return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']}"
+    vs, frame = parity["vs_fp32"], parity.get("per_frame")
+    if frame is None:
+        return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']} clips"
+    return (f"top-1 {vs['top1_agreement']:.1%} of {vs['samples']} windows; per frame {frame['top1_agreement']:.1%}, "
+            f"max|d| {frame['max_abs_diff']:.2e}")
 
 
 # ---- run and webcam ------------------------------------------------------------------------------

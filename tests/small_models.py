@@ -1,4 +1,4 @@
-"""A small causal STSM model with O(1) logits, and real frames for it, shared by the converter tests.
+"""A small causal STSM model with O(1) logits, and real frames for it, shared by the tests that export.
 
 A freshly initialised network's BatchNorm statistics do not match its activations, which leaves its
 logits near 1e-9: then any export "matches" eager within 1e-4 and top-1 agreement is noise. Refitting
@@ -78,10 +78,6 @@ def clips_of(frames: list[np.ndarray]) -> list[np.ndarray]:
     return [np.stack(frames[i : i + T])[None] for i in range(0, len(frames) - T + 1, T)]
 
 
-def top1_agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    return float((np.stack(a).argmax(-1) == np.stack(b).argmax(-1)).mean())
-
-
 def centred_correlation(a, b) -> float:
     """Correlation of two logit sequences after removing each frame's mean logit."""
     a, b = np.stack(a), np.stack(b)
@@ -109,11 +105,3 @@ def split_frames(per_video: int) -> dict:
     found = varied_frames(per_video)
     return {"calibration": found[::2], "held_out": found[1::2]}
 
-
-def export_grid(model, target: str, forms, precisions, frames: dict, out):
-    """Every (form, precision) artifact of one target, verified on held-out frames."""
-    from converters import export_artifact
-
-    return {(form, precision): export_artifact(model, target, form, precision, out, frames["calibration"],
-                                               frames["held_out"][: 2 * T], LABELS, SPEC)
-            for form in forms for precision in precisions}

@@ -66,6 +66,8 @@ CASES = {
     "export: size 0": ["export", "--default", "--size", "0", "--target", "onnx", "--out", "{out}"],
     "export: unknown target": ["export", "--default", "--target", "nosuch", "--out", "{out}"],
     "export: a folder as checkpoint": ["export", "--checkpoint", "{root}", "--out", "{out}"],
+    "export: calibration stride 0": ["export", "--default", "--target", "onnx", "--precision", "int8", "--calib",
+                                     "{cup}", "--calib-stride", "0", "--out", "{out}"],
     "eval: sidecar of binary junk": ["eval", "--model", "{junk_model}", "--data", "{list}"],
     "eval: missing list": ["eval", "--default", "--data", "{root}/missing.txt"],
     "eval: bad list line": ["eval", "--default", "--data", "{bad_list}"],
