@@ -52,7 +52,14 @@ TARGETS = ("executorch", "coreml", "tflite", "onnx")
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
 SHIFT_FORMS = ("training", "deploy")
 FP32_MAX_ABS_DIFF = 1e-4
-INT8_MIN_TOP1_AGREEMENT = 0.95
+# int8 passes when the top-1 of what a runner shows (clip logits; a stream's mean of T frames' logits)
+# agrees with fp32's on at least this share of the verification windows. Set from the run-to-run spread
+# of correct artifacts: the default model's int8 ExecuTorch, TFLite and ONNX streams (and ONNX and TFLite
+# clips), each calibrated on different sets of motion train clips and verified on several different runs
+# of val clips. The most windows any of them missed, doubled, is what the bar allows; artifacts with their
+# states zeroed or their weight scales doubled fall far below it (tests/test_export_pipeline.py). Single
+# frames' agreement of the same correct artifacts spread wider, so it is reported, not judged.
+INT8_MIN_TOP1_AGREEMENT = 0.90
 
 
 # ---- options --------------------------------------------------------------------------------------
@@ -67,31 +74,31 @@ class ConverterOptions:
 
     # Which exactly-equal form of the shift the target converts. Chosen by benchmarks/shift_overhead.py
     # (int8 stream, 224², 1 thread, interleaved rounds): deploy was faster for ExecuTorch and ONNX and
-    # even for TFLite; CoreML cannot be timed on Linux, so its options keep the training form.
+    # no slower for TFLite; CoreML cannot be timed on Linux, so its options keep the training form.
     shift_form: str = "deploy"
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"shift_form": SHIFT_FORMS}
 
     @classmethod
     def from_dict(cls, target: str, options: Mapping | None = None) -> "ConverterOptions":
+        given = dict(options or {})
         valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(options or {}) - set(valid))
+        unknown = sorted(set(given) - set(valid))
         if unknown:
             raise OptionError(f"unknown {target} option {unknown[0]!r}; valid options: {', '.join(valid)}")
-        values = {}
         for f in fields(cls):
-            if f.name not in (options or {}):
+            if f.name not in given:
                 continue
-            value = options[f.name]
             if f.name in cls.CHOICES:
-                value = str(value).lower()
-                if value not in cls.CHOICES[f.name]:
-                    raise OptionError(f"unknown {target} {f.name} {value!r}; choose one of "
+                given[f.name] = str(given[f.name]).lower()
+                if given[f.name] not in cls.CHOICES[f.name]:
+                    raise OptionError(f"unknown {target} {f.name} {given[f.name]!r}; choose one of "
                                       f"{', '.join(cls.CHOICES[f.name])}")
-            elif not isinstance(value, type(f.default)) or isinstance(value, bool) != isinstance(f.default, bool):
-                raise OptionError(f"{target} option {f.name} takes a {type(f.default).__name__}, got {value!r}")
-            values[f.name] = value
-        return cls(**values)
+            # bool is an int to isinstance; an option of either type takes only its own
+            elif type(given[f.name]) is not type(f.default):
+                raise OptionError(f"{target} option {f.name} takes a {type(f.default).__name__}, "
+                                  f"got {given[f.name]!r}")
+        return cls(**given)
 
 
 @dataclass(frozen=True)
