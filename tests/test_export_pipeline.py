@@ -77,11 +77,12 @@ def test_failed_conversion_leaves_no_partial_file(model, frames, tmp_path):
     # takes none of the job's inputs.
     from converters.base import ExportJob
 
+    converter = get_converter("onnx")
     job = ExportJob("bad", "stream", "fp32", torch.nn.Identity(), (torch.zeros(1), torch.zeros(1)), ["a", "b"],
-                    ["c"], [])
-    with pytest.raises(ExportError):
+                    ["c"], [], converter.options())
+    with pytest.raises(ExportError, match="torch.onnx could not export"):
         with atomic_output(tmp_path / "bad.onnx") as tmp:
-            get_converter("onnx").convert(job, tmp)
+            converter.convert(job, tmp)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -169,7 +170,6 @@ def default_int8_stream(tmp_path_factory):
 
 def _zero_states(model) -> None:
     """Every state output multiplied by zero: the stream forgets the frames before the current one."""
-    import onnx
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -180,7 +180,6 @@ def _zero_states(model) -> None:
             node.input[:] = [kept if name == output.name else name for name in node.input]
         graph.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), zero))
         graph.node.append(helper.make_node("Mul", [kept, zero], [output.name]))
-    onnx.checker.check_model(model)
 
 
 def _double_weight_scales(model) -> None:
