@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from stsm_edge.benchmarks import device as device_info
 from stsm_edge.benchmarks import schema
 
@@ -190,11 +189,10 @@ def build(model: str, settings: Settings):
 
 def real_frames(video: str, count: int, size: int, stride: int = 2) -> list[np.ndarray]:
     from stsm_edge.assets import video_path
-    from stsm_edge.preprocess import PreprocessSpec, preprocess
-    from stsm_edge.video import iter_video
+    from stsm_edge.preprocess import PreprocessSpec
+    from stsm_edge.video import preprocessed_frames
 
-    spec = PreprocessSpec.for_size(size, size)
-    return [preprocess(f, spec) for f in iter_video(video_path(video), max_frames=count, stride=stride)]
+    return preprocessed_frames(video_path(video), PreprocessSpec.for_size(size, size), count, stride)
 
 
 def state_bytes(sidecar: dict, segments: int) -> int:
@@ -218,6 +216,7 @@ def describe(path: Path, sidecar: dict) -> Artifact:
 def cached(path: Path, net, spec, source: dict) -> dict | None:
     """The sidecar of a reusable earlier export of the same thing, else None."""
     from stsm_edge.converters.base import tool_versions
+
     from stsm_edge.errors import StsmEdgeError
     from stsm_edge.sidecar import read_sidecar
 
@@ -235,6 +234,7 @@ def cached(path: Path, net, spec, source: dict) -> dict | None:
 def export_all(settings: Settings) -> tuple[list[Artifact], list[str]]:
     """Every artifact of the plan for every target (cached where possible); skipped targets with reasons."""
     from stsm_edge.converters.base import export_artifact, get_converter
+
     from stsm_edge.errors import StsmEdgeError
 
     folder = settings.artifacts_dir / settings.tag()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from stsm_edge.benchmarks import schema
 from stsm_edge.benchmarks.device import device_label
+
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS
 
 HERE = Path(__file__).resolve().parent

@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from stsm_edge.converters.base import TARGETS, export_artifact
+
 from stsm_edge.assets import video_path
 from stsm_edge.errors import StsmEdgeError
 from stsm_edge.models.factory import stsm_mobilenet_v2

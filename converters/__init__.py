@@ -4,13 +4,16 @@ from stsm_edge.converters.base import (
     FORMS,
     REGISTRY,
     TARGETS,
+    Conversion,
     Converter,
+    ConverterOptions,
     ExportJob,
     ExportResult,
+    Int8Options,
     export_artifact,
     get_converter,
     register,
 )
 
-__all__ = ["FORMS", "REGISTRY", "TARGETS", "Converter", "ExportJob", "ExportResult", "export_artifact",
-           "get_converter", "register"]
+__all__ = ["FORMS", "REGISTRY", "TARGETS", "Conversion", "Converter", "ConverterOptions", "ExportJob", "ExportResult",
+           "Int8Options", "export_artifact", "get_converter", "register"]

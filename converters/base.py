@@ -11,19 +11,22 @@ import hashlib
 import importlib
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, ClassVar, Sequence
+from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
+from stsm_edge.converters.deploy import deploy_form
+from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 from torch import Tensor, nn
 
-from stsm_edge.converters.deploy import deploy_form
 from stsm_edge.errors import (  # noqa: F401  (re-exported: converters raise these)
     ArtifactError,
     CalibrationError,
     ExportError,
+    InputError,
+    OptionError,
     StsmEdgeError,
     TargetUnavailable,
 )
@@ -50,7 +53,64 @@ PRECISIONS = ("fp32", "fp16", "int8", "int8w")  # the union of the targets' `pre
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
 SHIFT_FORMS = ("training", "deploy")
 FP32_MAX_ABS_DIFF = 1e-4
-INT8_MIN_TOP1_AGREEMENT = 0.95
+# int8 passes when the top-1 of what a runner shows (clip logits; a stream's mean of T frames' logits)
+# agrees with fp32's on at least this share of the verification windows. Set from the run-to-run spread
+# of correct artifacts: the default model's int8 ONNX stream calibrated on three different sets of motion
+# train clips, its TFLite stream and ONNX clip on one, each verified on six different runs of val clips.
+# The most windows any of them missed, doubled, is what the bar allows; the same ONNX streams with their
+# states zeroed or their weight scales doubled fell far below it (tests/test_export_pipeline.py). Single
+# frames' agreement of the same correct artifacts spread wider, so it is reported, not judged.
+INT8_MIN_TOP1_AGREEMENT = 0.90
+
+
+# ---- options --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConverterOptions:
+    """Options every target takes; each target's options subclass this with its own fields.
+
+    Built from the user's dict by `from_dict`, which is the one place that refuses an unknown key or a
+    value outside a field's `CHOICES`, before any slow step, so a misspelt option is never ignored.
+    """
+
+    # Which exactly-equal form of the shift the target converts. Chosen by benchmarks/shift_overhead.py
+    # (int8 stream, 224², 1 thread, interleaved rounds): deploy was faster for ExecuTorch and ONNX and
+    # no slower for TFLite; CoreML cannot be timed on Linux, so its options keep the training form.
+    shift_form: str = "deploy"
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"shift_form": SHIFT_FORMS}
+
+    @classmethod
+    def from_dict(cls, target: str, options: Mapping | None = None) -> "ConverterOptions":
+        given = dict(options or {})
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(given) - set(valid))
+        if unknown:
+            raise OptionError(f"unknown {target} option {unknown[0]!r}; valid options: {', '.join(valid)}")
+        for f in fields(cls):
+            if f.name not in given:
+                continue
+            if f.name in cls.CHOICES:
+                given[f.name] = str(given[f.name]).lower()
+                if given[f.name] not in cls.CHOICES[f.name]:
+                    raise OptionError(f"unknown {target} {f.name} {given[f.name]!r}; choose one of "
+                                      f"{', '.join(cls.CHOICES[f.name])}")
+            # bool is an int to isinstance; an option of either type takes only its own
+            elif type(given[f.name]) is not type(f.default):
+                raise OptionError(f"{target} option {f.name} takes a {type(f.default).__name__}, "
+                                  f"got {given[f.name]!r}")
+        return cls(**given)
+
+
+@dataclass(frozen=True)
+class Int8Options(ConverterOptions):
+    """Options of the targets whose int8 recipe keeps the first convolutions float."""
+
+    float_leading_convs: int = FLOAT_LEADING_CONVS
+
+    def __post_init__(self) -> None:
+        if self.float_leading_convs < 0:
+            raise OptionError(f"float_leading_convs must be >= 0, got {self.float_leading_convs}")
 
 
 @dataclass
@@ -63,22 +123,26 @@ class ExportJob:
     input_names: list[str]
     output_names: list[str]
     calibration: list[tuple[Tensor, ...]]
-    options: dict = field(default_factory=dict)
-    # Set by converters that quantize in PyTorch: the fake-quantized eager model, a second reference.
+    options: ConverterOptions = ConverterOptions()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What a converter made, besides the artifact file it wrote."""
+
+    fields: dict  # format-specific sidecar fields
+    # The fake-quantized eager model, for converters that quantize in PyTorch: a second reference.
     quantized_reference: nn.Module | None = None
+    # Scale, zero-point and dtype of each quantized input/output, by tensor name.
+    io_quantization: dict = field(default_factory=dict)
 
 
 class Converter(ABC):
     name: ClassVar[str]
     suffix: ClassVar[str]
     precisions: ClassVar[tuple[str, ...]]
+    options_type: ClassVar[type[ConverterOptions]] = ConverterOptions
     requires: ClassVar[tuple[str, ...]] = ()
-    runs_here: ClassVar[bool] = True
-    # Which exactly-equal form of the shift this target converts by default; options["shift_form"]
-    # overrides it. Chosen by benchmarks/shift_overhead.py (int8 stream, 224², 1 thread, 200 interleaved
-    # rounds, 2026-11-27): deploy/training median ms ExecuTorch x0.93, ONNX x0.89, TFLite x0.99. CoreML
-    # cannot be timed on Linux, so it keeps the training form until someone measures it on a Mac.
-    shift_form: ClassVar[str] = "deploy"
 
     def check_available(self) -> None:
         for module in self.requires:
@@ -87,9 +151,16 @@ class Converter(ABC):
             except ImportError as exc:
                 raise TargetUnavailable(f"target {self.name!r} needs the Python module {module!r}: {exc}") from exc
 
+    def options(self, options: Mapping | None = None) -> ConverterOptions:
+        return self.options_type.from_dict(self.name, options)
+
+    def runs_here(self, options: ConverterOptions) -> bool:
+        """Whether this process can run what `convert` makes with these options (else: structure only)."""
+        return True
+
     @abstractmethod
-    def convert(self, job: ExportJob, path: Path) -> dict:
-        """Write the artifact to `path`; return format-specific sidecar fields."""
+    def convert(self, job: ExportJob, path: Path) -> Conversion:
+        """Write the artifact to `path`; return what else was made."""
 
     def verify_structure(self, path: Path, job: ExportJob) -> dict:
         """Checks for artifacts that cannot run on this OS; raises ArtifactError on a mismatch."""
@@ -154,21 +225,41 @@ def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool)
     return [runtime.run([t.numpy() for t in inputs])[0][0] for inputs in feed]
 
 
-def verify_artifact(path: Path, sidecar: dict, job: ExportJob, feed: list[tuple[Tensor, ...]]) -> dict:
-    """Parity of the artifact in its real runtime against eager fp32 (and the fake-quant model)."""
-    carry = job.form == "stream"
+def moving_average(logits: list[np.ndarray], window: int) -> list[np.ndarray]:
+    """The mean of every `window` consecutive logits: over a stream's per-frame logits with window T, the
+    temporal average a clip model takes over the same T frames, so what a user of either form is shown."""
+    stacked = np.stack(logits)
+    return [stacked[end - window : end].mean(0) for end in range(window, len(stacked) + 1)]
+
+
+def verify_artifact(path: Path, sidecar: dict, reference: nn.Module, feed: list[tuple[Tensor, ...]],
+                    quantized_reference: nn.Module | None = None) -> dict:
+    """Parity of the artifact in its real runtime against the eager fp32 `reference` of the same form.
+
+    The criterion is on what a runner shows: clip logits, or for a stream the mean of its last T
+    per-frame logits. A single frame's logits are noisier than anything shown, so for a stream they are
+    reported (`per_frame`) but only the fp32 bar, exactness, applies to them.
+    """
+    stream = sidecar["form"] == "stream"
+    window = sidecar["model"]["n_segments"] if stream else 1
     runtime = open_runtime(path, sidecar)
-    got = artifact_logits(runtime, feed, carry)
-    report = {"runtime": runtime.format, "vs_fp32": _compare(eager_logits(job.module, feed, carry), got)}
-    if job.quantized_reference is not None:
-        report["vs_fake_quant"] = _compare(eager_logits(job.quantized_reference, feed, carry), got)
-    vs = report["vs_fp32"]
-    if job.precision == "fp32":
-        report["passed"] = vs["max_abs_diff"] <= FP32_MAX_ABS_DIFF
-        report["criterion"] = f"fp32 max abs diff <= {FP32_MAX_ABS_DIFF}"
+    got = artifact_logits(runtime, feed, stream)
+    expected = eager_logits(reference, feed, stream)
+    report = {"runtime": runtime.format,
+              "vs_fp32": _compare(moving_average(expected, window), moving_average(got, window))}
+    if stream:
+        report["per_frame"] = _compare(expected, got)
+    if quantized_reference is not None:
+        shown = moving_average(eager_logits(quantized_reference, feed, stream), window)
+        report["vs_fake_quant"] = _compare(shown, moving_average(got, window))
+    exact = report.get("per_frame", report["vs_fp32"])
+    if sidecar["precision"] == "fp32":
+        report["passed"] = exact["max_abs_diff"] <= FP32_MAX_ABS_DIFF
+        report["criterion"] = f"fp32 max abs diff <= {FP32_MAX_ABS_DIFF}" + (" per frame" if stream else "")
     else:
-        report["passed"] = vs["top1_agreement"] >= INT8_MIN_TOP1_AGREEMENT
-        report["criterion"] = f"top-1 agreement with fp32 >= {INT8_MIN_TOP1_AGREEMENT:.0%}"
+        report["passed"] = report["vs_fp32"]["top1_agreement"] >= INT8_MIN_TOP1_AGREEMENT
+        shown_as = f"mean of {window} frames' logits" if stream else "clip logits"
+        report["criterion"] = f"top-1 agreement with fp32 >= {INT8_MIN_TOP1_AGREEMENT:.0%} ({shown_as})"
     return report
 
 
@@ -184,14 +275,6 @@ class ExportResult:
     parity: dict
     seconds: float
     sidecar: dict
-
-
-def conversion_form(converter: Converter, job: ExportJob) -> tuple[str, nn.Module]:
-    """The shift form the converter gets (its measured default or the job's option) and that module."""
-    chosen = str(job.options.get("shift_form", converter.shift_form)).lower()
-    if chosen not in SHIFT_FORMS:
-        raise ExportError(f"unknown shift_form {chosen!r}; choose one of {', '.join(SHIFT_FORMS)}")
-    return chosen, deploy_form(job.module, job.example_inputs) if chosen == "deploy" else job.module
 
 
 def artifact_size(path: Path) -> int:
@@ -210,7 +293,7 @@ def export_artifact(
     labels: Sequence[str],
     preprocess: PreprocessSpec,
     source: dict | None = None,
-    options: dict | None = None,
+    options: Mapping | None = None,
     name: str | None = None,
     progress: Callable[[str], None] = lambda step: None,
     time_step: TimeStep | None = None,
@@ -219,8 +302,12 @@ def export_artifact(
     start = time.perf_counter()
     converter = get_converter(target)
     converter.check_available()
+    chosen = converter.options(options)  # a misspelt option fails before anything slow
     if precision not in converter.precisions:
         raise ExportError(f"target {target!r} has no {precision} export; it offers {', '.join(converter.precisions)}")
+    if len(verification_frames) < model.n_segments:
+        raise InputError(f"verification needs at least {model.n_segments} frames (one clip), "
+                         f"the verification source gave {len(verification_frames)}")
     out_dir = ensure_writable_dir(out_dir)
     height, width = preprocess.size
     model = model.eval()
@@ -231,30 +318,28 @@ def export_artifact(
         if len(calibration_frames) == 0:
             raise CalibrationError("int8 export needs calibration frames, and the calibration source gave none")
         calibration = form_inputs(spec, calibration_frames, model.n_segments, clip_stride=model.n_segments // 2 or 1)
-    job = ExportJob(name, form, precision, spec.module, zero_inputs(spec) if not calibration else calibration[0],
-                    spec.input_names, spec.output_names, calibration, dict(options or {}))
+    example = zero_inputs(spec) if not calibration else calibration[0]
+    # The converter sees the shift form its options choose; verification compares against the training form.
+    converted = deploy_form(spec.module, example) if chosen.shift_form == "deploy" else spec.module
+    job = ExportJob(name, form, precision, converted, example, spec.input_names, spec.output_names, calibration,
+                    chosen)
     path = out_dir / f"{name}{converter.suffix}"
-    chosen_form, converted = conversion_form(converter, job)
-    # The converter sees the chosen form; verification compares against the training form (job.module).
-    conversion = replace(job, module=converted)
     with atomic_output(path) as tmp:
         progress(f"{target} {form} {precision}: converting")
-        fields = converter.convert(conversion, tmp)
-        job.quantized_reference = conversion.quantized_reference
-        fields["shift_form"] = chosen_form
+        made = converter.convert(job, tmp)
         sidecar = form_sidecar(model, spec, form, labels, preprocess, artifact=path.name, target=target,
                                precision=precision, source=dict(source or {}), tools=tool_versions(),
                                time_step=time_step.to_dict() if time_step else None)
-        _apply_io_quantization(sidecar, fields.pop("io_quantization", {}))
-        sidecar.update(fields)
+        _apply_io_quantization(sidecar, made.io_quantization)
+        sidecar.update(made.fields, shift_form=chosen.shift_form)
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))
         progress(f"{target} {form} {precision}: verifying")
-        if converter.runs_here:
+        if converter.runs_here(chosen):
             feed = form_inputs(spec, verification_frames, model.n_segments)
-            sidecar["parity"] = verify_artifact(tmp, sidecar, job, feed)
+            sidecar["parity"] = verify_artifact(tmp, sidecar, spec.module, feed, made.quantized_reference)
         else:
-            sidecar["parity"] = {"structural": converter.verify_structure(tmp, job), "passed": True,
-                                 "criterion": "structure only: this OS cannot run the artifact"}
+            sidecar["parity"] = {"structural": converter.verify_structure(tmp, job),
+                                 "passed": True, "criterion": "structure only: this OS cannot run the artifact"}
         size = artifact_size(tmp)
     write_sidecar(path, sidecar)
     return ExportResult(target, form, precision, path, size, sidecar["parity"], time.perf_counter() - start, sidecar)

@@ -17,12 +17,21 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from stsm_edge.converters.base import (
+    ArtifactError,
+    CalibrationError,
+    Conversion,
+    Converter,
+    ConverterOptions,
+    ExportError,
+    ExportJob,
+    register,
+)
 from torch import nn
-
-from stsm_edge.converters.base import ArtifactError, CalibrationError, Converter, ExportError, ExportJob, register
 
 # iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8).
 DEPLOYMENT_TARGET = "iOS17"
@@ -232,19 +241,25 @@ def verify_structure(path: Path, job: ExportJob) -> dict:
 
 # ---- the converter ------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class CoreMLOptions(ConverterOptions):
+    shift_form: str = "training"  # not timed yet: prediction needs macOS (converters/base.py)
+
+
 @register
 class CoreMLConverter(Converter):
     name = "coreml"
     suffix = ".mlpackage"
     precisions = ("fp32", "fp16", "int8", "int8w")
+    options_type = CoreMLOptions
     requires = ("coremltools",)
-    runs_here = sys.platform == "darwin"
-    shift_form = "training"  # not timed yet: prediction needs macOS (converters/base.py)
 
-    def convert(self, job: ExportJob, path: Path) -> dict:
-        module = job.module
-        if job.precision == "int8":
-            module = job.quantized_reference = quantize_w8a8(job)
+    def runs_here(self, options: CoreMLOptions) -> bool:
+        return sys.platform == "darwin"
+
+    def convert(self, job: ExportJob, path: Path) -> Conversion:
+        reference = quantize_w8a8(job) if job.precision == "int8" else None
+        module = job.module if reference is None else reference
         mlmodel = convert_mlprogram(export_program(module, job.example_inputs), job, job.precision)
         if job.precision == "int8w":
             mlmodel = quantize_weights_int8(mlmodel)
@@ -260,7 +275,7 @@ class CoreMLConverter(Converter):
         elif job.precision == "int8w":
             fields["quantization"] = {"tool": "coremltools linear_quantize_weights", "weights": "int8 per-channel",
                                       "activations": "fp16"}
-        return fields
+        return Conversion(fields, quantized_reference=reference)
 
     def verify_structure(self, path: Path, job: ExportJob) -> dict:
         return verify_structure(path, job)

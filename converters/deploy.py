@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from stsm_edge.models.tsn import TemporalSegmentNetwork
-from stsm_edge.shift import SpatioTemporalShift, shift_time, group_size
+from stsm_edge.shift import SpatioTemporalShift, group_size, shift_time
 from stsm_edge.streaming import StreamingModel, StreamingShiftSite
 
 

@@ -4,35 +4,42 @@ fp32 lowers the exported graph to XNNPACK. int8 is PT2E static quantization: XNN
 (symmetric, per-channel weights) annotates the exported graph, the job's calibration tuples run through
 it, and the quantize/dequantize graph lowers to XNNPACK, which fuses them into int8 kernels. Inputs and
 outputs stay float32. As in the TFLite and ONNX converters, the int8 weights are pre-rounded with bias
-correction (converters/quantization.py) and the first FLOAT_LEADING_CONVS convolutions stay float; the
-classifier is dynamically quantized, so the logits are float. Measured on the ImageNet-weight model
-(224², stream form, calibrated on 96 box.mp4 frames, verified per frame with states carried on 120 cup.mp4
-frames, whose 1000-class top-1 probability has a median of 0.18): top-1 agreement with fp32 went from
-0.40 (plain quantizer) to 0.69 (leading convs float), 0.74 (and bias correction) and, as a .pte in the
-ExecuTorch runtime, 0.73 (max abs diff 1.80, 3.79 MB); keeping only the classifier float gave 0.43.
+correction (converters/quantization.py) and the first `float_leading_convs` convolutions stay float; the
+classifier is dynamically quantized, so the logits are float. Each of the three steps raised top-1
+agreement with fp32 over XNNPACK's plain recipe when measured on the ImageNet-weight model; keeping only
+the classifier float did not.
 
-`options["delegate"] = "coreml"` lowers to the CoreML delegate instead (fp32 compute, or int8 with an
+The `delegate` option "coreml" lowers to the CoreML delegate instead (fp32 compute, or int8 with an
 iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
 """
 
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from pathlib import Path
 
-from stsm_edge.converters.base import ArtifactError, Converter, ExportError, ExportJob, register
-from stsm_edge.converters.quantization import bias_corrected_module, float_leading_convs
+from stsm_edge.converters.base import (
+    ArtifactError,
+    Conversion,
+    Converter,
+    ExportError,
+    ExportJob,
+    Int8Options,
+    register,
+)
+from stsm_edge.converters.quantization import bias_corrected_module
 
 DELEGATES = ("xnnpack", "coreml")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.
 _BOOKKEEPING = (operator.getitem,)
 
 
-def delegate_of(job: ExportJob) -> str:
-    delegate = str(job.options.get("delegate", "xnnpack")).lower()
-    if delegate not in DELEGATES:
-        raise ExportError(f"unknown ExecuTorch delegate {delegate!r}; choose one of {', '.join(DELEGATES)}")
-    return delegate
+@dataclass(frozen=True)
+class ExecuTorchOptions(Int8Options):
+    delegate: str = "xnnpack"
+
+    CHOICES = {**Int8Options.CHOICES, "delegate": DELEGATES}
 
 
 def export_graph(module, job: ExportJob):
@@ -80,7 +87,7 @@ def quantize_int8(job: ExportJob):
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     module = bias_corrected_module(job)
-    prepared = prepare_pt2e(export_graph(module, job).module(), _float_edges_quantizer(float_leading_convs(job)))
+    prepared = prepare_pt2e(export_graph(module, job).module(), _float_edges_quantizer(job.options.float_leading_convs))
     with torch.no_grad():
         for inputs in job.calibration:
             prepared(*inputs)
@@ -135,25 +142,25 @@ class ExecuTorchConverter(Converter):
     name = "executorch"
     suffix = ".pte"
     precisions = ("fp32", "int8")
+    options_type = ExecuTorchOptions
     requires = ("executorch", "torchao")
 
-    def convert(self, job: ExportJob, path: Path) -> dict:
-        delegate = delegate_of(job)
-        module = job.module
-        fields: dict = {}
+    def runs_here(self, options: ExecuTorchOptions) -> bool:
+        return options.delegate == "xnnpack"  # an Apple-only program is checked structurally instead
+
+    def convert(self, job: ExportJob, path: Path) -> Conversion:
+        delegate = job.options.delegate
+        module, reference, fields = job.module, None, {}
         if job.precision == "int8":
-            module = quantize_int8(job)
-            job.quantized_reference = module
+            module = reference = quantize_int8(job)
             fields["quantization"] = {"tool": "torchao pt2e + XNNPACKQuantizer", "symmetric": True,
                                       "per_channel": True, "calibration_samples": len(job.calibration),
-                                      "float_ops": f"first {float_leading_convs(job)} convolutions; classifier "
-                                                   "dynamically quantized (int8 weights); logits output float"}
+                                      "float_ops": f"first {job.options.float_leading_convs} convolutions; "
+                                                   "classifier dynamically quantized (int8 weights); logits output float"}
         edge = lower(export_graph(module, job), delegate, job.precision)
         fields["delegation"] = delegation_report(edge.exported_program().graph_module, delegate)
         Path(path).write_bytes(edge.to_executorch().buffer)
-        # An Apple-only program cannot be run by this process's runtime: base checks its structure instead.
-        self.runs_here = delegate == "xnnpack"
-        return fields
+        return Conversion(fields, quantized_reference=reference)
 
     def verify_structure(self, path: Path, job: ExportJob) -> dict:
         from executorch.exir._serialize._program import deserialize_pte_binary

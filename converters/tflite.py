@@ -4,30 +4,26 @@ fp32: litert-torch converts the float form with one signature whose inputs and o
 job's names (states are separate named tensors, so a runner passes them by name).
 
 int8: the fp32 flatbuffer is quantized by ai-edge-quantizer (static int8 activations, per-channel int8
-weights, min/max calibrated on the job's real input tuples), with three deviations from its plain
-`static_wi8_ai8` recipe, each found by measuring (full-size default model, calibrated on box.mp4,
-verified per frame on cup.mp4; see the report of the converter work):
+weights, min/max calibrated on the job's real input tuples), with deviations from its plain
+`static_wi8_ai8` recipe, each kept because measuring (calibrated on one scene, verified on another)
+showed the plain recipe losing there:
 
-* logits stay float. With int8 logits their range is the calibration scenes' range: box.mp4 peaks at
-  8.3 while cup.mp4 reaches 14.5, so every confident frame saturated its top classes to one value and
-  argmax picked an arbitrary one (top-1 agreement 0.11, max abs diff 6.2). The classifier keeps int8
-  weights but computes in float (weight-only), and the signature's logits output is not quantized.
-* the first `FLOAT_LEADING_CONVS` convolutions stay float (MobileNetV2: the stem conv and the first
-  block's depthwise + projection, 1,664 weights). Int8 weights in that one block alone cost 16 points
-  of top-1 agreement in a PyTorch per-channel simulation; their activations are at full resolution, so
-  this is cheap in size, not in time (~20 M of ~300 M MACs run in float).
-* `compact` drops what no runtime reads but the file stored: long tensor names and repeated
-  per-channel zero-point/scale vectors (4.25 MB -> see the sidecar's size).
-
+* logits stay float. With int8 logits their range is the calibration scenes' range: a scene more
+  confident than the calibration clips saturates its top classes to one value, and argmax picks an
+  arbitrary one. The classifier keeps int8 weights but computes in float (weight-only), and the
+  signature's logits output is not quantized.
+* the first `float_leading_convs` convolutions stay float (MobileNetV2: the stem conv and the first
+  block's depthwise + projection, a few thousand weights). They see the image and the widest
+  activations, where 8 bits lose the most; this is cheap in size, not in time, as they run at full
+  resolution.
 * weights are pre-rounded to the per-channel int8 grid in PyTorch with bias correction
   (`prequantize_weights`); the quantizer keeps them exactly.
+* `compact` drops what no runtime reads but the file stored: long tensor names and repeated
+  per-channel zero-point/scale vectors.
 
-Full-size default model, stream form, 96 box.mp4 calibration frames, 109 cup.mp4 frames verified
-with states carried (export_artifact): the plain recipe gave top-1 agreement 0.11, max abs diff 6.2,
-4,257,712 bytes; this one gives 0.716, 1.59, 3,789,952 bytes, 10.0 ms/frame median on one thread.
-What is left is activation quantization: the weights alone (activations float) reach 0.93, and
-deep-layer activations on cup.mp4 span 5-7x the ranges box.mp4 calibrates (int16 activations
-everywhere still give only 0.82 for that reason). 95% is not reached; verification says so.
+What remains is activation quantization: calibration ranges from one scene can be several times
+narrower than another scene's deep-layer activations, so calibrate on frames like those the model
+will see; the export's verification reports the agreement reached.
 
 litert-torch's own PT2E int8 path is not used: on any model with the shift it stops in its NHWC
 layout pass ("Attempting to convert non-NHWC compatible node to NHWC: dequantize_per_tensor_N")
@@ -44,10 +40,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
+from stsm_edge.converters.base import Conversion, Converter, ExportError, ExportJob, Int8Options, register
+from stsm_edge.converters.quantization import bias_corrected_module
 from torch import Tensor, nn
-
-from stsm_edge.converters.base import Converter, ExportError, ExportJob, register
-from stsm_edge.converters.quantization import bias_corrected_module, float_leading_convs
 
 SIGNATURE = "serving_default"
 
@@ -111,7 +106,7 @@ def int8_recipe(float_model: bytes, job: ExportJob) -> list:
     manager = recipe_manager.RecipeManager()
     manager.add_static_config(".*", Op.ALL_SUPPORTED, activation_num_bits=8, weight_num_bits=8)
     ops = _op_outputs(float_model)
-    convs = [name for op, name in ops if op in _CONV_OPS][:float_leading_convs(job)]
+    convs = [name for op, name in ops if op in _CONV_OPS][:job.options.float_leading_convs]
     # Everything after the classifier stays float too: the clip form's temporal average (MEAN over T)
     # would otherwise requantize the logits to the calibration range and clip them again.
     last_fc = max((i for i, (op, _) in enumerate(ops) if op == "FULLY_CONNECTED"), default=len(ops))
@@ -137,11 +132,11 @@ def quantize_int8(float_model: bytes, job: ExportJob) -> bytes:
 def compact(model: bytes) -> bytes:
     """The same graph and weights, stored smaller: what an int8 file has that a runtime never reads.
 
-    * tensor names: litert-torch names every tensor by its module path (219 kB at full size); all but
-      the signature's inputs and outputs become "t<index>".
+    * tensor names: litert-torch names every tensor by its module path, a large share of a small
+      model's file; all but the signature's inputs and outputs become "t<index>".
     * per-channel quantization vectors: every per-channel weight and bias stores its own zero-point
       vector (int64 zeros, one per channel) and bias scales repeat; identical vectors are written once
-      and shared, which a flatbuffer allows (~280 kB at full size).
+      and shared, which a flatbuffer allows.
     """
     import flatbuffers
     import numpy as np
@@ -195,22 +190,20 @@ class TFLiteConverter(Converter):
     name = "tflite"
     suffix = ".tflite"
     precisions = ("fp32", "int8")
+    options_type = Int8Options
     requires = ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")
 
-    def convert(self, job: ExportJob, path: Path) -> dict:
-        if job.precision == "int8":
-            job.quantized_reference = bias_corrected_module(job)
-            model = convert_float(replace(job, module=job.quantized_reference))
-        else:
-            model = convert_float(job)
+    def convert(self, job: ExportJob, path: Path) -> Conversion:
         fields: dict = {"signature": SIGNATURE}
-        if job.precision == "int8":
-            model = quantize_int8(model, job)
-            fields["io_quantization"] = io_quantization(model)
-            fields["quantization"] = {
-                "tool": "ai-edge-quantizer", "recipe": "static int8 activations, per-channel int8 weights, min/max",
-                "float_ops": f"first {float_leading_convs(job)} convolutions; "
-                             "classifier computes in float from int8 weights; logits output float",
-                "calibration_samples": len(job.calibration)}
+        if job.precision == "fp32":
+            Path(path).write_bytes(convert_float(job))
+            return Conversion(fields)
+        reference = bias_corrected_module(job)
+        model = quantize_int8(convert_float(replace(job, module=reference)), job)
+        fields["quantization"] = {
+            "tool": "ai-edge-quantizer", "recipe": "static int8 activations, per-channel int8 weights, min/max",
+            "float_ops": f"first {job.options.float_leading_convs} convolutions; "
+                         "classifier computes in float from int8 weights; logits output float",
+            "calibration_samples": len(job.calibration)}
         Path(path).write_bytes(model)
-        return fields
+        return Conversion(fields, quantized_reference=reference, io_quantization=io_quantization(model))

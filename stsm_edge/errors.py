@@ -23,3 +23,7 @@ class ArtifactError(StsmEdgeError):
 
 class InputError(StsmEdgeError):
     """A video, image, checkpoint or option given by the user cannot be used."""
+
+
+class OptionError(InputError):
+    """A converter option that does not exist, or a value it does not take."""

@@ -5,17 +5,18 @@ reported beside the others (a single requested artifact raises instead)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stsm_edge.converters.base import PRECISIONS, TARGETS
 from stsm_edge.console import Progress, human_bytes, table
+from stsm_edge.converters.base import PRECISIONS, TARGETS
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
 from stsm_edge.options import option
-from stsm_edge.preprocess import PreprocessSpec, preprocess
+from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.timebase import TimeStep, step_from_ms
-from stsm_edge.video import iter_frames
+from stsm_edge.video import preprocessed_frames
 from stsm_edge.weights import ModelBundle
 
 DEFAULT_CALIB_VIDEO = "box.mp4"
@@ -37,6 +38,10 @@ class ExportPlan:
     verify_frames: int = option(120, "")
     size: int | None = option(None, "input side (default: the model's own)")
     step_ms: float | None = option(None, "the model's time step to record (default: the checkpoint's)")
+    converter_option: tuple[str, ...] | None = option(
+        None, "a converter option KEY=VALUE, e.g. shift_form=training or quant_format=qdq (repeatable; each target's "
+              "options are its dataclass in stsm_edge/converters)", flag="--option", action="append", nargs=None,
+        metavar="KEY=VALUE")
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -46,6 +51,20 @@ class ExportPlan:
     def forms(self) -> tuple[str, ...]:
         return FORMS if self.form == "both" else (self.form,)
 
+    @property
+    def converter_options(self) -> dict:
+        """KEY=VALUE pairs, each value read as JSON when it is (a number, true/false), else as text."""
+        options = {}
+        for pair in self.converter_option or ():
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise InputError(f"--option takes KEY=VALUE, got {pair!r}")
+            try:
+                options[key] = json.loads(value)
+            except json.JSONDecodeError:
+                options[key] = value
+        return options
+
     def __post_init__(self) -> None:
         """Checks that need no model, so a bad request fails before one is loaded."""
         from stsm_edge.converters.base import get_converter
@@ -54,6 +73,8 @@ class ExportPlan:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
         if len(self.targets) == 1:
             get_converter(self.targets[0]).check_available()
+        for target in self.targets:  # a misspelt option fails before a model is loaded
+            get_converter(target).options(self.converter_options)
 
 
 @dataclass
@@ -77,15 +98,17 @@ class ExportSummary:
 def parity_text(parity: dict) -> str:
     if "vs_fp32" not in parity:
         return parity.get("criterion", "")
-    vs = parity["vs_fp32"]
-    return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']}"
+    vs, frame = parity["vs_fp32"], parity.get("per_frame")
+    if frame is None:
+        return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']} clips"
+    return (f"top-1 {vs['top1_agreement']:.1%} of {vs['samples']} windows; per frame {frame['top1_agreement']:.1%}, "
+            f"max|d| {frame['max_abs_diff']:.2e}")
 
 
-def frames_for(source: Path | None, default_video: str, count: int, stride: int, spec: PreprocessSpec) -> list:
+def frames_for(source: str | None, default_video: str, count: int, stride: int, spec: PreprocessSpec) -> list:
     from stsm_edge.assets import video_path
 
-    path = Path(source) if source else video_path(default_video)
-    return [preprocess(f, spec) for f in iter_frames(path, count, stride)]
+    return preprocessed_frames(Path(source) if source else video_path(default_video), spec, count, stride)
 
 
 def export_time_step(bundle: ModelBundle, step_ms: float | None) -> TimeStep | None:
@@ -122,7 +145,7 @@ def export_model(bundle: ModelBundle, plan: ExportPlan, progress: Progress | Non
         try:
             summary.results.append(export_artifact(
                 bundle.model, target, form, plan.precision, out_dir, calib, verify, bundle.labels, spec,
-                bundle.source, progress=progress.note, time_step=time_step))
+                bundle.source, options=plan.converter_options, progress=progress.note, time_step=time_step))
         except StsmEdgeError as exc:
             if len(steps) == 1:
                 raise

@@ -79,8 +79,9 @@ def iter_video(path: Path, max_frames: int | None = None, stride: int = 1) -> It
         raise InputError(f"{path}: no decodable frames (empty, truncated or corrupt video)")
 
 
-def iter_images(folder: Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def iter_images(folder: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """Every `stride`-th image of a folder in name order, as a video's frames are taken."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::stride]
     produced = 0
     for file in files[:max_frames] if max_frames else files:
         frame = cv2.imread(str(file), cv2.IMREAD_COLOR)
@@ -106,9 +107,11 @@ def iter_listed(annotation_list: Path, max_frames: int | None = None, stride: in
 
 def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
     """Frames from a video file, an image folder, or the videos of an annotation list (.txt)."""
+    if stride < 1:
+        raise InputError(f"frame stride must be >= 1, got {stride}")
     source = Path(source)
     if source.is_dir():
-        return iter_images(source, max_frames)
+        return iter_images(source, max_frames, stride)
     if source.suffix == ".txt":
         return iter_listed(source, max_frames, stride)
     return iter_video(source, max_frames, stride)
@@ -116,3 +119,11 @@ def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) ->
 
 def read_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
     return list(iter_frames(source, max_frames, stride))
+
+
+def preprocessed_frames(source: Path, spec, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
+    """Frames of a video, image folder or clip list (`iter_frames`), each through THE preprocessing for `spec`
+    (a preprocess.PreprocessSpec): what calibration, verification and the benchmarks feed a model."""
+    from stsm_edge.preprocess import preprocess
+
+    return [preprocess(frame, spec) for frame in iter_frames(Path(source), max_frames, stride)]

@@ -5,14 +5,18 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
+import torch
 from small_models import LABELS, SPEC, T, real_frames, small_causal_model
 from stsm_edge.converters import TARGETS, export_artifact, get_converter
 
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
+from stsm_edge.fileio import atomic_output
 from stsm_edge.forms import build_form, form_inputs
 from stsm_edge.sidecar import read_sidecar, sidecar_path, validate_sidecar
+from stsm_edge.video import iter_frames
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +54,6 @@ def test_fp32_onnx_export_writes_artifact_and_valid_sidecar(model, frames, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mobilenet_v2_stream_fp32.onnx", "mobilenet_v2_stream_fp32.onnx.json"]
 
 
-def test_unknown_shift_form_is_a_clear_error(model, frames, tmp_path):
-    with pytest.raises(ExportError, match="unknown shift_form 'rolled'"):
-        export_artifact(model, "onnx", "stream", "fp32", tmp_path, [], frames[: 2 * T], LABELS, SPEC,
-                        options={"shift_form": "rolled"})
-    assert not list(tmp_path.iterdir())
-
-
 def test_unwritable_output_dir_is_clear_and_leaves_nothing(model, frames, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -76,10 +73,16 @@ def test_unwritable_output_dir_is_clear_and_leaves_nothing(model, frames, tmp_pa
 
 
 def test_failed_conversion_leaves_no_partial_file(model, frames, tmp_path):
-    # An ONNX export option the converter refuses before it writes anything that could be renamed.
-    with pytest.raises(ExportError):
-        export_artifact(model, "onnx", "stream", "int8", tmp_path, frames, frames, LABELS, SPEC,
-                        options={"quant_format": "nonsense"})
+    # A failure inside the converter, after it started writing: the exporter cannot run a module that
+    # takes none of the job's inputs.
+    from stsm_edge.converters.base import ExportJob
+
+    converter = get_converter("onnx")
+    job = ExportJob("bad", "stream", "fp32", torch.nn.Identity(), (torch.zeros(1), torch.zeros(1)), ["a", "b"],
+                    ["c"], [], converter.options())
+    with pytest.raises(ExportError, match="torch.onnx could not export"):
+        with atomic_output(tmp_path / "bad.onnx") as tmp:
+            converter.convert(job, tmp)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -99,6 +102,16 @@ def test_empty_calibration_folder_from_the_cli(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"stsm-edge: error: {empty}: no readable images"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_calibration_stride_takes_every_nth_image_of_a_folder(tmp_path):
+    """`--calib-stride` reads an image folder as it reads a video: every stride-th frame, in name order."""
+    for i in range(7):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((4, 4, 3), 10 * i, np.uint8))
+    assert [int(f[0, 0, 0]) for f in iter_frames(tmp_path, 3, stride=2)] == [0, 20, 40]
+    assert [int(f[0, 0, 0]) for f in iter_frames(tmp_path, None, stride=3)] == [0, 30, 60]
+    with pytest.raises(InputError, match="stride must be >= 1, got 0"):
+        iter_frames(tmp_path, None, stride=0)
 
 
 def test_missing_optional_library_is_one_line(tmp_path):
@@ -134,3 +147,72 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
         with pytest.raises(ArtifactError, match=message):
             validate_sidecar(broken)
     assert np.isfinite(result.parity["vs_fp32"]["max_abs_diff"])
+
+
+# ---- the int8 bar: a correct artifact passes it, a damaged one fails it -----------------------------
+
+@pytest.fixture(scope="module")
+def default_int8_stream(tmp_path_factory):
+    """The default model's int8 streaming ONNX file, calibrated on motion train clips and verified on val clips
+    (every class moving, unlike a real video's mostly still frames): the bar needs trained weights to mean anything."""
+    from stsm_edge.data.motion import make_motion_data
+    from stsm_edge.defaults import default_model
+    from stsm_edge.preprocess import preprocess
+
+    bundle = default_model()
+    motion = make_motion_data(tmp_path_factory.mktemp("motion") / "m", seed=0, clips_per_class=4,
+                              splits=("train", "val"))
+    frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(motion / f"{split}.txt", 144, stride)]
+              for split, stride in (("train", 2), ("val", 1))}
+    result = export_artifact(bundle.model, "onnx", "stream", "int8", tmp_path_factory.mktemp("int8"), frames["train"],
+                             frames["val"], bundle.labels, bundle.preprocess)
+    form = build_form(bundle.model, "stream", *bundle.preprocess.size)
+    return result, form.module, form_inputs(form, frames["val"], bundle.model.n_segments)
+
+
+def _zero_states(model) -> None:
+    """Every state output multiplied by zero: the stream forgets the frames before the current one."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    for output in list(graph.output)[1:]:
+        kept, zero = output.name + "_kept", output.name + "_zero"
+        for node in graph.node:
+            node.output[:] = [kept if name == output.name else name for name in node.output]
+            node.input[:] = [kept if name == output.name else name for name in node.input]
+        graph.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), zero))
+        graph.node.append(helper.make_node("Mul", [kept, zero], [output.name]))
+
+
+def _double_weight_scales(model) -> None:
+    """Every int8 conv weight's per-channel scale doubled, as a quantizer that got its scales wrong would."""
+    from onnx import numpy_helper
+
+    scales = {node.input[4] for node in model.graph.node if node.op_type == "QLinearConv"}
+    for init in model.graph.initializer:
+        if init.name in scales:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, init.name))
+
+
+def test_a_correct_int8_stream_passes_the_bar(default_int8_stream):
+    result, _, _ = default_int8_stream
+    parity = result.parity
+    assert parity["passed"], parity
+    # The bar is on the mean of each T consecutive frames' logits, as a runner shows them.
+    window = result.sidecar["model"]["n_segments"]
+    assert parity["vs_fp32"]["samples"] == parity["per_frame"]["samples"] - (window - 1)
+    assert read_sidecar(result.path)["parity"] == parity
+
+
+@pytest.mark.parametrize("damage", [_zero_states, _double_weight_scales], ids=["states zeroed", "scales x2"])
+def test_a_damaged_int8_stream_fails_the_bar(default_int8_stream, damage, tmp_path):
+    import onnx
+    from stsm_edge.converters.base import verify_artifact
+
+    result, reference, feed = default_int8_stream
+    model = onnx.load(str(result.path))
+    damage(model)
+    damaged = tmp_path / result.path.name
+    onnx.save(model, str(damaged))
+    parity = verify_artifact(damaged, result.sidecar, reference, feed)
+    assert not parity["passed"], parity

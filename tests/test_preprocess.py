@@ -8,8 +8,7 @@ import pytest
 
 from stsm_edge.assets import video_path
 from stsm_edge.golden import yuv_planes
-from stsm_edge.preprocess import (PreprocessSpec, preprocess, preprocess_yuv420, resized_shape, to_bgr,
-                                  yuv420_to_bgr)
+from stsm_edge.preprocess import PreprocessSpec, preprocess, preprocess_yuv420, resized_shape, to_bgr, yuv420_to_bgr
 from stsm_edge.video import iter_video
 
 TOLERANCE = 1e-5  # the Python <-> Java parity bound of the golden vectors

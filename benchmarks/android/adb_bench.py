@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from stsm_edge.benchmarks import schema
 from stsm_edge.benchmarks.android.parsers import parse_benchmark_model, parse_executor_runner
 from stsm_edge.benchmarks.device import ARM_FLAGS, slug

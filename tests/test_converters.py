@@ -1,0 +1,322 @@
+"""Every target's converter end to end: one small model, real frames, each artifact run in its real runtime.
+
+Shared checks are parametrised over the targets this OS can run; each target's own promises (names in
+its file format, what stays float, delegation, CoreML's structure) follow in its own section. Every
+target's artifacts are exported once, on first use, and shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import Counter
+from dataclasses import fields
+
+import coremltools as ct
+import numpy as np
+import onnx
+import pytest
+import torch
+from ai_edge_litert.interpreter import Interpreter
+from small_models import (
+    FP32_TOLERANCE,
+    LABELS,
+    MIN_INT8_CORRELATION,
+    SPEC,
+    T,
+    centred_correlation,
+    clips_of,
+    eager_clip_logits,
+    small_causal_model,
+    split_frames,
+    stream_logits,
+)
+from stsm_edge.converters import TARGETS, ExportJob, export_artifact, get_converter
+from stsm_edge.converters.coreml import check_structure, describe
+from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
+
+from stsm_edge.errors import ArtifactError, OptionError, TargetUnavailable
+from stsm_edge.forms import build_form, form_inputs
+from stsm_edge.runtimes.base import open_runtime
+
+RUNNABLE = ("executorch", "onnx", "tflite")
+FORMS = ("clip", "stream")
+COREML_PRECISIONS = ("fp32", "fp16", "int8", "int8w")
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return split_frames(16)
+
+
+@pytest.fixture(scope="module")
+def model(frames):
+    return small_causal_model(frames["calibration"])
+
+
+@pytest.fixture(scope="module")
+def exported(model, frames, tmp_path_factory):
+    """exported(target) -> {(form, precision): ExportResult}, verified on held-out frames."""
+    made: dict = {}
+
+    def grid(target: str) -> dict:
+        if target not in made:
+            out = tmp_path_factory.mktemp(target)
+            precisions = COREML_PRECISIONS if target == "coreml" else ("fp32", "int8")
+            made[target] = {(form, precision): export_artifact(model, target, form, precision, out,
+                                                               frames["calibration"], frames["held_out"][: 2 * T],
+                                                               LABELS, SPEC)
+                            for form in FORMS for precision in precisions}
+        return made[target]
+
+    return grid
+
+
+# ---- what every runnable target promises --------------------------------------------------------
+
+@pytest.mark.parametrize("target", RUNNABLE)
+def test_fp32_clip_matches_eager(exported, model, frames, target):
+    result = exported(target)["clip", "fp32"]
+    assert result.parity["passed"] and result.parity["runtime"] == target
+    clips = clips_of(frames["held_out"])
+    runtime = open_runtime(result.path, result.sidecar)
+    got = [runtime.run([clip])[0][0] for clip in clips]
+    expected = eager_clip_logits(model, clips)
+    assert np.abs(np.stack(got) - np.stack(expected)).max() <= FP32_TOLERANCE
+    assert np.abs(np.stack(expected)).max() > 0.5  # the comparison is not between two near-zero vectors
+
+
+@pytest.mark.parametrize("target", RUNNABLE)
+def test_fp32_stream_carries_states_like_the_causal_clip(exported, model, frames, target):
+    """Frame t's logits depend on the frames before it only through the states the runner carries."""
+    result = exported(target)["stream", "fp32"]
+    assert result.parity["passed"] and result.parity["per_frame"]["max_abs_diff"] <= FP32_TOLERANCE
+    for clip in clips_of(frames["held_out"])[:3]:
+        with torch.no_grad():
+            expected = model(torch.from_numpy(clip), return_frame_logits=True)[0].numpy()
+        got = np.stack(stream_logits(result, list(clip[0])))
+        assert np.abs(got - expected).max() <= FP32_TOLERANCE
+
+
+@pytest.mark.parametrize("target", RUNNABLE)
+def test_int8_clip_is_smaller_and_close_to_eager(exported, model, frames, target):
+    grid = exported(target)
+    for form in FORMS:
+        assert grid[form, "int8"].size_bytes < 0.6 * grid[form, "fp32"].size_bytes, form
+        assert "vs_fake_quant" in grid[form, "int8"].parity
+        assert grid[form, "int8"].sidecar["quantization"]["calibration_samples"] > 0
+    clips = clips_of(frames["held_out"])
+    runtime = open_runtime(grid["clip", "int8"].path, grid["clip", "int8"].sidecar)
+    got = [runtime.run([clip])[0][0] for clip in clips]
+    assert np.isfinite(np.stack(got)).all()
+    assert centred_correlation(got, eager_clip_logits(model, clips)) >= MIN_INT8_CORRELATION
+
+
+@pytest.mark.parametrize("target", RUNNABLE)
+def test_int8_stream_tracks_the_float_stream(exported, frames, target):
+    """Per-frame int8 logits over a whole stream, states carried as a runner carries them."""
+    held_out = frames["held_out"]
+    float_logits = stream_logits(exported(target)["stream", "fp32"], held_out)
+    int8_logits = stream_logits(exported(target)["stream", "int8"], held_out)
+    assert np.isfinite(np.stack(int8_logits)).all()
+    assert centred_correlation(int8_logits, float_logits) >= MIN_INT8_CORRELATION
+    # ...and the int8 stream follows its own frames: pairing it with the next frame's fp32 logits scores lower.
+    assert centred_correlation(int8_logits[1:], float_logits[:-1]) < centred_correlation(int8_logits, float_logits)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_misspelt_option_is_one_line_naming_the_valid_ones(model, frames, tmp_path, target):
+    with pytest.raises(OptionError) as info:
+        export_artifact(model, target, "stream", "fp32", tmp_path, [], frames["held_out"], LABELS, SPEC,
+                        options={"shift_from": "deploy"})
+    message = str(info.value)
+    assert "\n" not in message and "'shift_from'" in message and "shift_form" in message
+    assert message.endswith(", ".join(f.name for f in fields(get_converter(target).options())))
+    with pytest.raises(OptionError, match="shift_form 'rolled'; choose one of training, deploy"):
+        export_artifact(model, target, "stream", "fp32", tmp_path, [], frames["held_out"], LABELS, SPEC,
+                        options={"shift_form": "rolled"})
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- ONNX ---------------------------------------------------------------------------------------
+
+def op_counts(result) -> Counter:
+    return Counter(node.op_type for node in onnx.load(str(result.path)).graph.node)
+
+
+def test_onnx_is_one_self_contained_file_with_the_job_names(exported):
+    for result in exported("onnx").values():
+        assert sorted(p.name for p in result.path.parent.glob(result.path.stem + "*")) == sorted(
+            [result.path.name, result.path.name + ".json"])
+        graph = onnx.load(str(result.path)).graph
+        assert [i.name for i in graph.input] == [s["name"] for s in result.sidecar["inputs"]]
+        assert [o.name for o in graph.output] == [s["name"] for s in result.sidecar["outputs"]]
+
+
+def test_onnx_int8_is_quantized_per_channel_qoperator(exported):
+    for form in FORMS:
+        result = exported("onnx")[form, "int8"]
+        ops = op_counts(result)
+        # The leading convs and the classifier stay float on purpose (see converters/onnx.py).
+        assert ops["QLinearConv"] > 30 and ops["Conv"] == FLOAT_LEADING_CONVS and ops["Gemm"] == 1, ops
+        graph = onnx.load(str(result.path)).graph
+        weight_scales = [i for i in graph.initializer if i.name.endswith("_scale") and len(i.dims) == 1 and i.dims[0] > 1]
+        assert weight_scales, "per-channel weights carry one scale per output channel"
+        assert result.sidecar["quantization"]["format"] == "qoperator"
+
+
+# ---- TFLite -------------------------------------------------------------------------------------
+
+def test_tflite_signature_uses_the_job_names(exported):
+    for result in exported("tflite").values():
+        signature = Interpreter(model_path=str(result.path)).get_signature_list()["serving_default"]
+        assert sorted(signature["inputs"]) == sorted(s["name"] for s in result.sidecar["inputs"])
+        assert sorted(signature["outputs"]) == sorted(s["name"] for s in result.sidecar["outputs"])
+    stream = exported("tflite")["stream", "fp32"].sidecar
+    assert len(stream["inputs"]) > 1 and stream["inputs"][1]["name"].startswith("state_")
+
+
+def test_tflite_int8_io_quantization_is_recorded_and_logits_stay_float(exported):
+    for form in FORMS:
+        result = exported("tflite")[form, "int8"]
+        runner = Interpreter(model_path=str(result.path)).get_signature_runner("serving_default")
+        details = {**runner.get_input_details(), **runner.get_output_details()}
+        # Float logits: int8 logits clip at the calibration scenes' largest logit (see converters/tflite.py).
+        assert details["logits"]["dtype"] == np.float32
+        assert result.sidecar["outputs"][0]["quantization"] is None
+        assert details["frame" if form == "stream" else "frames"]["dtype"] == np.int8
+        for spec in result.sidecar["inputs"] + result.sidecar["outputs"][1:]:
+            q, detail = spec["quantization"], details[spec["name"]]
+            if detail["dtype"] == np.float32:  # a state the quantizer left float needs no scale
+                assert q is None, spec
+                continue
+            assert detail["dtype"] == np.int8 and q is not None and q["dtype"] == "int8", spec
+            assert (q["scale"], q["zero_point"]) == pytest.approx(detail["quantization"]), spec
+
+
+def test_tflite_int8_keeps_only_the_leading_convs_and_the_classifier_float(exported):
+    interpreter = Interpreter(model_path=str(exported("tflite")["stream", "int8"].path))
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    convs = [op for op in interpreter._get_ops_details() if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    float_convs = [op for op in convs if dtypes[op["outputs"][0]] == np.float32]
+    assert len(convs) > 30 and float_convs == convs[:FLOAT_LEADING_CONVS]
+    names = [t["name"] for t in interpreter.get_tensor_details()]
+    assert not [n for n in names if "torch.nn" in n], "compact() drops litert-torch's module-path tensor names"
+
+
+# ---- ExecuTorch ---------------------------------------------------------------------------------
+
+def test_executorch_programs_are_fully_delegated_to_xnnpack(exported):
+    for key, result in exported("executorch").items():
+        delegation = result.sidecar["delegation"]
+        assert delegation["backend"] == "xnnpack" and delegation["subgraphs"] == 1, key
+        assert delegation["non_delegated_compute_nodes"] == 0, delegation["non_delegated_ops"]
+
+
+def test_executorch_int8_keeps_the_stem_and_the_logits_float(model, frames):
+    """The first FLOAT_LEADING_CONVS convs keep float weights, every later conv and the classifier get int8
+    weights, and the classifier's output (the logits) is not requantized to the calibration range."""
+    from stsm_edge.converters.executorch import quantize_int8
+
+    spec = build_form(model, "stream", *SPEC.size)
+    calibration = form_inputs(spec, frames["calibration"][:8], T)
+    job = ExportJob("stem", "stream", "int8", spec.module, calibration[0], spec.input_names, spec.output_names,
+                    calibration, get_converter("executorch").options())
+    graph = quantize_int8(job).graph
+
+    def int8_weight(node) -> bool:
+        return "dequantize_per_channel" in str(node.args[1].target)
+
+    convs = [n for n in graph.nodes if n.target == torch.ops.aten.conv2d.default]
+    assert [int8_weight(c) for c in convs[:FLOAT_LEADING_CONVS]] == [False] * FLOAT_LEADING_CONVS
+    assert all(int8_weight(c) for c in convs[FLOAT_LEADING_CONVS:])
+    linear = next(n for n in graph.nodes if n.target == torch.ops.aten.linear.default)
+    assert int8_weight(linear) and not any("quantize" in str(user.target) for user in linear.users)
+
+
+# ---- CoreML: structure only off macOS -----------------------------------------------------------
+
+# Conv2d layers of STSM-MobileNetV2 (52) plus the classifier's linear layer.
+WEIGHTED_LAYERS = 53
+WEIGHT_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "int8", "int8w": "int8"}
+
+
+def saved_structure(result) -> dict:
+    return describe(ct.utils.load_spec(str(result.path)))
+
+
+def job_for(model, form: str, precision: str) -> ExportJob:
+    spec = build_form(model, form, *SPEC.size)
+    inputs = tuple(torch.zeros(t["shape"]) for t in spec.inputs)
+    return ExportJob("probe", form, precision, spec.module, inputs, spec.input_names, spec.output_names, [])
+
+
+def test_coreml_structural_check_reports_the_names_shapes_float_io_and_weights(exported):
+    """Off macOS the parity entry is the structural check; what it reports must be the saved package's truth."""
+    for (form, precision), result in exported("coreml").items():
+        assert result.path.is_dir() and (result.path / "Manifest.json").is_file()
+        structure = result.sidecar["parity"]["structural"]
+        assert structure == saved_structure(result), (form, precision)
+        for group in ("inputs", "outputs"):
+            got = [(t["name"], t["shape"], t["dtype"]) for t in structure[group]]
+            assert got == [(t["name"], t["shape"], "fp32") for t in result.sidecar[group]], (form, precision)
+        assert structure["weight_dtypes"] == {WEIGHT_DTYPES[precision]: WEIGHTED_LAYERS}, (form, precision)
+        ops = structure["op_histogram"]
+        assert ops["conv"] == WEIGHTED_LAYERS - 1 and ops["linear"] == 1
+        if precision.startswith("int8"):
+            assert ops["constexpr_affine_dequantize"] == WEIGHTED_LAYERS
+        # Only W8A8 quantizes activations; weight-only int8 computes in fp16 between float weights.
+        assert ("quantize" in ops) == (precision == "int8"), (form, precision)
+    stream = exported("coreml")["stream", "fp32"].sidecar
+    states = [s["name"] for s in stream["states"]]
+    assert states and all(name.startswith("state_") for name in states)
+    assert [t["name"] for t in stream["outputs"]] == ["logits"] + ["new_" + s for s in states]
+
+
+def weight_bytes(result) -> int:
+    return (result.path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
+
+
+def test_coreml_smaller_precisions_store_smaller_weights(exported):
+    grid = exported("coreml")
+    # The weight file, not the package: at width 0.35 the program text is a third of the package.
+    for form in FORMS:
+        fp32 = weight_bytes(grid[form, "fp32"])
+        assert weight_bytes(grid[form, "fp16"]) < 0.55 * fp32
+        assert weight_bytes(grid[form, "int8"]) < 0.3 * fp32
+        assert weight_bytes(grid[form, "int8w"]) < 0.3 * fp32
+        assert grid[form, "int8"].size_bytes < grid[form, "fp16"].size_bytes < grid[form, "fp32"].size_bytes
+        package = {p.name for p in grid[form, "int8"].path.iterdir()}
+        assert package == {"Manifest.json", "Data"}, package
+
+
+def test_coreml_structure_check_rejects_a_mismatch(exported, model):
+    structure = saved_structure(exported("coreml")["stream", "fp32"])
+    check_structure(structure, job_for(model, "stream", "fp32"))  # the matching job passes
+    with pytest.raises(ArtifactError, match="int8"):
+        check_structure(structure, job_for(model, "stream", "int8w"))
+    renamed = job_for(model, "stream", "fp32")
+    renamed.output_names = ["logits"] + [name.replace("new_", "next_") for name in renamed.output_names[1:]]
+    with pytest.raises(ArtifactError, match="outputs"):
+        check_structure(structure, renamed)
+    with pytest.raises(ArtifactError, match="inputs"):
+        check_structure(structure, job_for(model, "clip", "fp32"))
+    int8w = saved_structure(exported("coreml")["stream", "int8w"])
+    with pytest.raises(ArtifactError, match="activation quantize"):
+        check_structure(int8w, job_for(model, "stream", "int8"))
+
+
+def test_coreml_verify_structure_rejects_a_damaged_package(exported, model, tmp_path):
+    damaged = tmp_path / "damaged.mlpackage"
+    shutil.copytree(exported("coreml")["clip", "fp32"].path, damaged)
+    (damaged / "Manifest.json").unlink()
+    with pytest.raises(ArtifactError, match="not a readable CoreML model"):
+        get_converter("coreml").verify_structure(damaged, job_for(model, "clip", "fp32"))
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="CoreML predicts on macOS")
+def test_coreml_runtime_refuses_off_macos_in_one_line(exported):
+    result = exported("coreml")["clip", "fp32"]
+    with pytest.raises(TargetUnavailable, match="CoreML prediction needs macOS") as info:
+        open_runtime(result.path, result.sidecar)
+    assert "\n" not in str(info.value)
