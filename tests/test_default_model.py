@@ -68,7 +68,7 @@ def test_default_model_int8_is_small_and_agrees_with_fp32(int8_streams, target):
     result = int8_streams[target]
     assert result.size_bytes <= MAX_INT8_BYTES
     assert result.parity["vs_fp32"]["samples"] >= 100
-    assert result.parity["passed"], result.parity  # top-1 agreement with eager fp32 >= 95%
+    assert result.parity["passed"], result.parity  # the int8 bar of stsm_edge.converters.base
     if target == "executorch":
         delegation = result.sidecar["delegation"]
         assert delegation["subgraphs"] == 1 and delegation["non_delegated_compute_nodes"] == 0, delegation
