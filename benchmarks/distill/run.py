@@ -54,15 +54,17 @@ def student_at_start(teacher: Path, path: Path) -> Path:
 
 def table(results: dict, command: str, settings: dict) -> str:
     lines = ["# Bidirectional -> causal by distillation, without labels", "",
-             "Motion benchmark, seed-0 test split (675 clips), MobileNetV2 at 112², 8 frames. Teacher and the "
-             "labelled causal model: the fidelity study's seed-0 runs (3 epochs, lr 0.005, labels). Student: "
+             "Motion benchmark, seed-0 test split (675 clips), MobileNetV2 at 112², 8 frames. Teacher: the "
+             "fidelity study's STSM seed 0 (3 epochs, lr 0.005, labels); causal models trained with labels: the "
+             "study's STSM causal seed 0 (same budget) and the shipped default model (4 epochs). Student: "
              f"`stsm_causal` from the teacher's weights, distilled for {settings['epochs']} epochs (lr "
              f"{settings['lr']:g}, T = {settings['temperature']:g}) on the {settings['clips']} unlabelled clips of "
              f"a train split rendered with seed {UNLABELLED_SEED}.", "",
              "| model | shift | trained with | test top-1 |", "|---|---|---|---:|"]
     for row in results.values():
         lines.append(f"| {row['name']} | {row['shift']} | {row['how']} | {row['top1']:.1%} |")
-    lines += ["", f"Made with: `{command}`", ""]
+    lines += ["", "Top-1 is `evaluate` on segment-sampled clips, what `stsm-edge eval --checkpoint/--model` reports.",
+              "", f"Made with: `{command}`", ""]
     return "\n".join(lines)
 
 
