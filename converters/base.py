@@ -179,7 +179,7 @@ def get_converter(target: str) -> Converter:
     if target not in TARGETS:
         raise ExportError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     try:
-        importlib.import_module(f"converters.{target}")
+        importlib.import_module(f"{__package__}.{target}")  # stsm_edge.converters.<target>, imported on demand
     except ImportError as exc:
         raise TargetUnavailable(f"target {target!r} is unavailable: {exc}") from exc
     return REGISTRY[target]()

@@ -5,6 +5,7 @@ packages of the project's venv (a path entry, so the editable install's finder i
 job's first stage runs there from a directory outside the repo.
 """
 
+import shutil
 import site
 import subprocess
 import sys
@@ -24,8 +25,15 @@ def run(*args, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    result = run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, REPO, cwd=out)
+    """Built from a copy of the repo's files (git's view: tracked and not ignored), so setuptools' build/ folder
+    lands in the copy, not in the repo."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    listed = run("git", "-C", REPO, "ls-files", "-co", "--exclude-standard").stdout.split("\n")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    result = run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, source, cwd=out)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return next(out.glob("stsm_edge-*.whl"))
 
@@ -58,3 +66,8 @@ def test_installed_wheel_runs_the_main_jobs_first_stage_outside_the_repo(wheel, 
     demo = run(venv / "bin" / "stsm-edge", "demo", "--skip-export", cwd=elsewhere)
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     assert "shift adds 0 params and 0 FLOPs (equal)" in demo.stdout and "espresso" in demo.stdout
+    # Converters are imported on demand by name: one export proves those names are the installed package's.
+    export = run(venv / "bin" / "stsm-edge", "export", "--default", "--target", "onnx", "--form", "clip",
+                 "--verify-frames", "16", "--out", elsewhere / "out", "--quiet", cwd=elsewhere)
+    assert export.returncode == 0, export.stdout[-2000:] + export.stderr[-2000:]
+    assert (elsewhere / "out" / "mobilenet_v2_clip_fp32.onnx").exists()
