@@ -26,14 +26,15 @@ from stsm_edge.runner import NO_ACTION
 from stsm_edge.video import iter_video
 
 XVFB = shutil.which("Xvfb")
-needs_xvfb = pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (bash .ci/setup installs it)")
 ROOT = Path(__file__).resolve().parents[1]
 FONT, SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.5  # the overlay's first line
 
 
 @pytest.fixture(scope="module")
 def display():
-    """A fresh Xvfb on a free display number (Xvfb picks it and reports it through -displayfd)."""
+    """A fresh Xvfb on a free display number (Xvfb picks it and reports it through -displayfd). No Xvfb is a
+    failure, not a skip: the window is part of what the repo promises, and setup installs it."""
+    assert XVFB is not None, "the webcam window test needs Xvfb: run bash .ci/setup (it installs xvfb)"
     read_end, write_end = os.pipe()
     server = subprocess.Popen([XVFB, "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
                               pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -196,7 +197,6 @@ class Video:
         return min(near, key=lambda i: np.abs(_below_panel(self.frames[i]) - _below_panel(shot)).mean())
 
 
-@needs_xvfb
 def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display, default_int8_pte, tmp_path):
     source = asset_path("box.mp4")
     labels = json.loads(Path(f"{default_int8_pte}.json").read_text())["labels"]
