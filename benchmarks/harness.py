@@ -73,6 +73,10 @@ class Settings:
     compare_warmup: int = 5
     runner_video: str = "cup.mp4"
     runner_frame: tuple[int, int] = (640, 480)  # (width, height): a camera's usual VGA frame
+    # Whose int8 streams the runner overhead is measured on: the shipped default model (what the demo and
+    # the apps run, at its own size), or "bench" (this run's STSM streams: --quick, seconds).
+    runner_model: str = "default"
+    compare_threads: tuple[int, ...] = (1, 2)  # thread counts of the interleaved comparisons
     variants: str = "full"             # "full" | "minimal" (--quick: 5 artifacts per target, every ratio once)
     eager: bool = True
     quick: bool = False
@@ -89,7 +93,8 @@ class Settings:
         values = {"size": 96, "width_mult": 0.35, "segments": 4, "num_classes": 10, "weights": "random",
                   "calibration_frames": 8, "verification_frames": 6, "bench_frames": 8, "threads": (1,), "warmup": 2,
                   "min_iterations": 5, "min_seconds": 0.0, "max_iterations": 5, "rounds": 3, "k": 3,
-                  "compare_warmup": 1, "variants": "minimal", "quick": True, "artifacts_dir": base,
+                  "compare_warmup": 1, "variants": "minimal", "quick": True,
+                  "runner_model": "bench", "compare_threads": (1,), "artifacts_dir": base,
                   "results_dir": base / "results", "report_dir": base / "report"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["max_iterations"] = max(values["max_iterations"], values["min_iterations"])
@@ -342,9 +347,38 @@ def profile_row(artifact: Artifact, threads: int, settings: Settings, frames_pat
 
 
 def runner_artifacts(artifacts: list[Artifact], settings: Settings) -> list[Artifact]:
-    """What the runner overhead is measured on: every given stream artifact, else STSM int8 streams per target."""
-    return [a for a in artifacts if a.form == "stream" and a.target != "torch"
-            and (settings.given or (a.model, a.precision) == ("stsm", "int8"))]
+    """What the runner overhead is measured on: every given stream artifact, else the default model's int8
+    stream per target (exported, or reused from the cache), else (`runner_model` "bench") this run's STSM ones."""
+    if settings.given or settings.runner_model == "bench":
+        return [a for a in artifacts if a.form == "stream" and a.target != "torch"
+                and (settings.given or (a.model, a.precision) == ("stsm", "int8"))]
+    return default_model_streams(settings, sorted({a.target for a in artifacts if a.target != "torch"}))
+
+
+def default_model_streams(settings: Settings, targets: list[str]) -> list[Artifact]:
+    """The shipped default model as an int8 stream per target, as `stsm-edge export` makes it."""
+    from stsm_edge.converters.base import export_artifact, get_converter
+
+    from stsm_edge.defaults import model_bundle
+
+    bundle = model_bundle("default")
+    size = bundle.preprocess.size[0]
+    calibration = real_frames("box.mp4", settings.calibration_frames, size)
+    verification = real_frames("cup.mp4", settings.verification_frames, size)
+    out = []
+    for target in targets:
+        folder = settings.artifacts_dir / "default_model" / target
+        path = folder / f"default_stream_int8{get_converter(target).suffix}"
+        sidecar = cached(path, bundle.model, bundle.preprocess, bundle.source)
+        if sidecar is None:
+            say(settings, f"exporting the default model for {target} (runner overhead)")
+            sidecar = export_artifact(bundle.model, target, "stream", "int8", folder, calibration, verification,
+                                      bundle.labels, bundle.preprocess, source=bundle.source,
+                                      name="default_stream_int8").sidecar
+        artifact = describe(path, sidecar)
+        artifact.model = "default"
+        out.append(artifact)
+    return out
 
 
 def runner_row(artifact: Artifact, settings: Settings, workdir: Path) -> dict:
@@ -387,13 +421,14 @@ def ratio_pairs(members: list[Artifact]) -> list[tuple[str, str, str, str, str]]
     return pairs
 
 
-def compare_group(target: str, members: list[Artifact], settings: Settings, frames_path: Path, workdir: Path) -> list[dict]:
+def compare_group(target: str, members: list[Artifact], settings: Settings, frames_path: Path, workdir: Path,
+                  threads: int) -> list[dict]:
     pairs = ratio_pairs(members)
     if not pairs:
         return []
     needed = {key for pair in pairs for key in pair[3:]}
     chosen = [m for m in members if m.key in needed]
-    job = {"members": [{"key": m.key, "artifact": str(m.path), "form": m.form} for m in chosen], "threads": 1,
+    job = {"members": [{"key": m.key, "artifact": str(m.path), "form": m.form} for m in chosen], "threads": threads,
            "frames": str(frames_path), "segments": chosen[0].segments, "rounds": settings.rounds, "k": settings.k,
            "warmup": settings.compare_warmup}
     medians = run_child("compare", job, workdir)["medians"]
@@ -405,7 +440,7 @@ def compare_group(target: str, members: list[Artifact], settings: Settings, fram
                        "median": round(statistics.median(values), 4), "min": round(min(values), 4),
                        "max": round(max(values), 4), "rounds": len(values), "values": [round(v, 4) for v in values],
                        "numerator": names[num] + ("" if not num.startswith("torch:") else f" ({num.split(':')[2]})"),
-                       "denominator": names[den], "threads": 1})
+                       "denominator": names[den], "threads": threads})
     return ratios
 
 
@@ -445,8 +480,10 @@ def run(settings: Settings) -> Path:
         eager = [a for a in artifacts if a.target == "torch"]
         for target in dict.fromkeys(a.target for a in artifacts if a.target != "torch"):
             members = [a for a in artifacts if a.target == target] + eager
-            say(settings, f"comparing {target}: {settings.rounds} rounds x {settings.k} interleaved runs")
-            ratios += compare_group(target, members, settings, frames_path, workdir)
+            for threads in settings.compare_threads:
+                say(settings, f"comparing {target}, {threads} thread(s): {settings.rounds} rounds x {settings.k} "
+                              "interleaved runs")
+                ratios += compare_group(target, members, settings, frames_path, workdir, threads)
         for artifact in runner_artifacts(artifacts, settings):
             say(settings, f"runner overhead {artifact.target} {artifact.path.name}: {settings.rounds} rounds x "
                           f"{settings.k} interleaved frames")

@@ -33,6 +33,10 @@ RATIO_TITLES = {
     "eager_over_artifact": "eager PyTorch / artifact",
 }
 TARGET_ORDER = ("executorch", "tflite", "onnx", "coreml", "torch")
+# The speed goals the ratios are read against: (ratio name, target or None for any, bound).
+GOALS = (("shift_overhead_vs_plain", "executorch", 1.05), ("shift_overhead_vs_plain", "tflite", 1.08),
+         ("shift_overhead_vs_plain", "onnx", 1.08), ("int8_over_fp32", "executorch", 0.50))
+RUNNER_GOAL = 1.25
 
 
 def load_all(results_dir: Path, files: list[Path] | None = None) -> list[tuple[Path, dict]]:
@@ -97,7 +101,8 @@ def markdown(datasets: list[tuple[Path, dict]], plots: list[str], where: str = "
         lines.append(f"| {_label(path, data)} | {data.get('date') or data.get('created') or '–'} | {cpu or '–'} | "
                      f"{d.get('cores', '–')} | {' '.join(d.get('isa') or []) or '–'} | {os_name} | "
                      f"{_num(d.get('ram_gb'))} | {runtimes or '–'} | `{path.name}` |")
-    lines += ["", *_cross_device(datasets), *_step_rate_cost(datasets), *_ratios(datasets), *_runner(datasets),
+    lines += ["", *_goals(datasets), *_cross_device(datasets), *_step_rate_cost(datasets), *_ratios(datasets),
+              *_runner(datasets),
               *_states(datasets)]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots] + [""]
@@ -143,21 +148,54 @@ def _step_rate_cost(datasets) -> list[str]:
             "|---|---|---|---|---:|---:|---:|", *rows, ""]
 
 
+def _spread(row: dict) -> str:
+    return f"×{row['median']:.3f} (×{row['min']:.3f} – ×{row['max']:.3f})"
+
+
+def _goals(datasets) -> list[str]:
+    """Each speed goal beside what each device measured: the int8 streams' ratios, every thread count."""
+    out = []
+    for path, data in datasets:
+        ratios = data.get("ratios") or []
+        lines = []
+        for name, target, bound in GOALS:
+            for r in ratios:
+                if r["name"] == name and r["target"] == target and r["precision"] in ("int8", "int8/fp32") \
+                        and r["form"] == "stream":
+                    verdict = "met" if r["median"] <= bound else f"missed by ×{r['median'] / bound:.3f}"
+                    lines.append(f"| {RATIO_TITLES[name]} | {target} | {r.get('threads', 1)} | ≤ ×{bound:.2f} | "
+                                 f"{_spread(r)} | {verdict} |")
+        for r in data.get("runner") or []:
+            verdict = "met" if r["median"] <= RUNNER_GOAL else f"missed by ×{r['median'] / RUNNER_GOAL:.3f}"
+            lines.append(f"| runner overhead: step / stream ({r.get('model', 'stsm')} model, "
+                         f"{r.get('frame_width', '?')}×{r.get('frame_height', '?')} frames) | {r['target']} | "
+                         f"{r['threads']} | ≤ ×{RUNNER_GOAL:.2f} | {_spread(r)} | {verdict} |")
+        for r in ratios:
+            if r["name"] == "stream_over_clip" and r["precision"] == "int8" and r["target"] != "torch":
+                lines.append(f"| {RATIO_TITLES[r['name']]} | {r['target']} | {r.get('threads', 1)} | – | {_spread(r)} "
+                             f"| – |")
+        if lines:
+            out += [f"## Speed goals on {_label(path, data)} (int8 streams; median and min–max over interleaved rounds)",
+                    "", "| ratio | target | threads | goal | measured | |", "|---|---|---:|---|---|---|", *lines, ""]
+    return out
+
+
 def _ratios(datasets) -> list[str]:
     rows = [(p, d, r) for p, d in datasets for r in d.get("ratios") or []]
     if not rows:
         return []
-    out = ["## Ratios (interleaved in one process, 1 thread; median and min–max over rounds)", "",
+    out = ["## Ratios (interleaved in one process; median and min–max over rounds)", "",
            ("Each round runs every artifact of a target K times in alternation; a ratio per round comes from the "
             "two medians, so machine drift cancels. Below 1 means the numerator is faster."), "",
-           "| device | ratio | target | precision | form | median | min – max | rounds |",
-           "|---|---|---|---|---|---:|---|---:|"]
+           "| device | ratio | target | precision | form | threads | median | min – max | rounds |",
+           "|---|---|---|---|---|---:|---:|---|---:|"]
     order = list(RATIO_TITLES)
     for path, data, r in sorted(rows, key=lambda x: (_label(x[0], x[1]), order.index(x[2]["name"]),
                                                      TARGET_ORDER.index(x[2]["target"]) if x[2]["target"] in TARGET_ORDER else 9,
-                                                     x[2]["precision"], x[2]["form"])):
+                                                     x[2]["precision"], x[2]["form"], x[2].get("threads", 1))):
         out.append(f"| {_label(path, data)} | {RATIO_TITLES.get(r['name'], r['name'])} | {r['target']} | "
-                   f"{r['precision']} | {r['form']} | ×{r['median']:.3f} | ×{r['min']:.3f} – ×{r['max']:.3f} | {r['rounds']} |")
+                   f"{r['precision']} | {r['form']} | {r.get('threads', 1)} | ×{r['median']:.3f} | "
+                   f"×{r['min']:.3f} – ×{r['max']:.3f} | {r['rounds']} |")
     return out + [""]
 
 

@@ -59,14 +59,21 @@ class Smoother:
         self.reset()
 
     def reset(self) -> None:
-        self._logits: deque[np.ndarray] = deque(maxlen=self.config.window)
+        # The last `window` logits as rows of one array, overwritten in turn: the mean is one reduction,
+        # not a list of arrays gathered into a new one every frame.
+        self._logits: np.ndarray | None = None
+        self._count = 0
         self._top1: deque[int] = deque(maxlen=self.config.vote)
         self._shown: int | None = None
         self._held = 0
 
     def update(self, logits: np.ndarray) -> Smoothed:
-        self._logits.append(np.asarray(logits, dtype=np.float64).reshape(-1))
-        probs = softmax(np.mean(self._logits, axis=0))
+        logits = np.asarray(logits, dtype=np.float64).reshape(-1)
+        if self._logits is None:
+            self._logits = np.empty((self.config.window, logits.size))
+        self._logits[self._count % self.config.window] = logits
+        self._count += 1
+        probs = softmax(self._logits[: min(self._count, self.config.window)].mean(axis=0))
         self._top1.append(int(probs.argmax()))
         candidate = majority(self._top1)
         if self._shown is None or candidate == self._shown or self._held >= self.config.min_hold:
