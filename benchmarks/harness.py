@@ -14,12 +14,13 @@ Steps:
 2. Profiles, one child process per (artifact, threads): load time, first run, warm-up, then timed runs on
    real preprocessed frames (vtest.avi) until both a minimum count and a minimum time are reached; p50, p90,
    p99, mean, fps, peak RSS; a thread sweep 1, 2, 4, ... up to the cores available.
-3. Comparisons, one child process per target, 1 thread: every artifact of the target (and eager PyTorch)
+3. Comparisons, one child process per target and thread count (1 and 2; --quick: 1): every artifact of the target (and eager PyTorch)
    runs K times in alternation per round, so machine drift hits all alike; per round a ratio of medians;
    reported as median and min/max over the rounds: shift overhead vs plain and vs TSM, int8/fp32,
    stream-frame/clip, eager/artifact.
-4. Runner overhead, one child process per STSM int8 stream artifact (every stream artifact given with
-   --artifact), 1 thread: `FrameBufferRunner.step` on raw 640x480 frames of a real video (cup.mp4), interleaved
+4. Runner overhead, one child process per int8 stream of the shipped default model (112², exported per target
+   and cached like the rest; --quick: this run's STSM int8 streams; every stream artifact given with --artifact),
+   1 thread: `FrameBufferRunner.step` on raw 640x480 frames of a real video (cup.mp4), interleaved
    with `preprocess` and `Runtime.stream` alone on the same frames; per round the ratio step / stream of
    the medians (what the runner adds to the model call: preprocessing, states, smoothing, top-k).
 5. The results file benchmarks/results/<device>.json (schema.json), then the report (report.py).
