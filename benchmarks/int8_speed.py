@@ -8,6 +8,7 @@ here on real vtest.avi frames (the benchmark's timing frames; states carried).
     python -m stsm_edge.benchmarks.int8_speed export [--variants l3,l0]    # fp32 + int8 variants (cached)
     python -m stsm_edge.benchmarks.int8_speed time --threads 1 --rounds 120
     python -m stsm_edge.benchmarks.int8_speed ops                          # per-op time (ETDump) per variant
+    python -m stsm_edge.benchmarks.int8_speed parity                       # top-1 agreement with fp32, real frames
 
 `time` runs the harness's interleaved comparison (benchmarks/worker.py `compare`) in one child process per
 thread count: per round, K runs of every artifact in alternation, the median of each, and per round the
@@ -120,9 +121,35 @@ def op_profile(path: Path, runs: int, threads: int = 1, percentile: float = 10) 
     return dict(kinds)
 
 
+def parity(names: list[str], out: Path) -> dict:
+    """Top-1 agreement of each int8 variant with eager fp32, as the export's verification computes it (states
+    carried; windows of T frames' mean logits, and single frames), on vtest.avi and cup.mp4; fp32 run once."""
+    from stsm_edge.benchmarks.harness import Settings, build, real_frames
+    from stsm_edge.converters.base import _compare, artifact_logits, eager_logits, moving_average
+
+    from stsm_edge.forms import build_form, form_inputs
+    from stsm_edge.runtimes.base import open_runtime
+
+    settings = Settings()
+    net = build("stsm", settings)[0]
+    form = build_form(net, "stream", settings.size, settings.size)
+    result = {}
+    for video, count, stride in ((VERIFICATION[0], VERIFICATION[1], 2), ("cup.mp4", 120, 1)):
+        feed = form_inputs(form, real_frames(video, count, settings.size, stride), settings.segments)
+        expected = eager_logits(form.module, feed, True)
+        for name in names:
+            got = artifact_logits(open_runtime(out / f"{name}.pte", threads=1), feed, True)
+            windows = _compare(moving_average(expected, settings.segments), moving_average(got, settings.segments))
+            frames = _compare(expected, got)
+            result[f"{name} {video}"] = {"windows": windows, "frames": frames}
+            print(f"{name:12s} {video:10s} windows {windows['top1_agreement']:.1%} of {windows['samples']}, "
+                  f"frames {frames['top1_agreement']:.1%} of {frames['samples']}", flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("job", choices=("export", "time", "ops"))
+    parser.add_argument("job", choices=("export", "time", "ops", "parity"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out", type=Path, default=ARTIFACTS)
     parser.add_argument("--threads", type=int, default=1)
@@ -134,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.job == "export":
         export(names, args.out)
+    elif args.job == "parity":
+        (args.out / "parity.json").write_text(json.dumps(parity(names, args.out), indent=1))
     elif args.job == "time":
         result = time_variants(names, args.out, args.threads, args.rounds, args.k)
         (args.out / f"time_{args.threads}t.json").write_text(json.dumps(result, indent=1))
