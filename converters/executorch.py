@@ -5,9 +5,17 @@ fp32 lowers the exported graph to XNNPACK. int8 is PT2E static quantization: XNN
 it, and the quantize/dequantize graph lowers to XNNPACK, which fuses them into int8 kernels. Inputs and
 outputs stay float32. As in the TFLite and ONNX converters, the int8 weights are pre-rounded with bias
 correction (converters/quantization.py) and the first `float_leading_convs` convolutions stay float; the
-classifier is dynamically quantized, so the logits are float. Each of the three steps raised top-1
-agreement with fp32 over XNNPACK's plain recipe when measured on the ImageNet-weight model; keeping only
-the classifier float did not.
+classifier is dynamically quantized (the `classifier` option), so the logits are float. Each of the three
+steps raised top-1 agreement with fp32 over XNNPACK's plain recipe when measured on the ImageNet-weight
+model; keeping only the classifier float did not.
+
+What this costs in speed was measured per XNNPACK operator (benchmarks/int8_speed.py, its notes in
+benchmarks/results/int8_speed_notes.md): the float stem and block-1 convs are about 17% of the int8
+program's time, yet making them int8 (`float_leading_convs=0`) saves only about 1%, and a statically
+quantized classifier (`classifier="static"`) another 0.3%. On x86, XNNPACK's int8 depthwise conv is no
+faster than its fp32 one, and an int8 frame is laid out channels-last as bytes, more slowly than as floats;
+the depthwise convs, not the float edges, hold int8 near half of fp32's time. The default keeps the edges
+float for their accuracy; the other recipes stay reachable through the two options.
 
 The `delegate` option "coreml" lowers to the CoreML delegate instead (fp32 compute, or int8 with an
 iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
@@ -35,11 +43,22 @@ DELEGATES = ("xnnpack", "coreml")
 _BOOKKEEPING = (operator.getitem,)
 
 
+# How the int8 recipe quantizes the classifier (the Linear that makes the logits): "dynamic", int8
+# weights with activations quantized per call and float logits; "static", int8 weights and activations with
+# the logits requantized to the calibration range (a scene brighter than the calibration clips can saturate
+# the top classes); "float", left float. Dynamic costs about 1% of the int8 program's time (module docstring).
+CLASSIFIER_QUANTIZATION = ("dynamic", "static", "float")
+CLASSIFIER_NOTES = {"dynamic": "dynamically quantized (int8 weights); logits output float",
+                    "static": "statically quantized (int8 weights and activations); logits dequantized",
+                    "float": "float; logits output float"}
+
+
 @dataclass(frozen=True)
 class ExecuTorchOptions(Int8Options):
     delegate: str = "xnnpack"
+    classifier: str = "dynamic"
 
-    CHOICES = {**Int8Options.CHOICES, "delegate": DELEGATES}
+    CHOICES = {**Int8Options.CHOICES, "delegate": DELEGATES, "classifier": CLASSIFIER_QUANTIZATION}
 
 
 def export_graph(module, job: ExportJob):
@@ -51,7 +70,7 @@ def export_graph(module, job: ExportJob):
         raise ExportError(f"torch.export could not capture the {job.form} model: {type(exc).__name__}: {exc}") from exc
 
 
-def _float_edges_quantizer(leading: int):
+def _float_edges_quantizer(leading: int, classifier: str = "dynamic"):
     """XNNPACK's quantizer with the graph's two sensitive ends taken out of static int8.
 
     Everything up to the `leading`-th convolution keeps float (its annotations are dropped, so no
@@ -69,15 +88,20 @@ def _float_edges_quantizer(leading: int):
         def annotate(self, model):
             model = super().annotate(model)
             convs = [n for n in model.graph.nodes if n.target == torch.ops.aten.conv2d.default]
-            if leading and convs:
+            if leading:
+                # Up to the next conv, not only the last float one: its activation shares the conv's
+                # quantization spec, and the next conv's own input annotation is where int8 begins.
+                first_int8 = convs[leading] if leading < len(convs) else None
                 for node in model.graph.nodes:  # graph order is execution order
-                    node.meta.pop("quantization_annotation", None)
-                    if node is convs[min(leading, len(convs)) - 1]:
+                    if node is first_int8:
                         break
+                    node.meta.pop("quantization_annotation", None)
             return model
 
     quantizer = FloatEdgesQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    return quantizer.set_module_type(torch.nn.Linear,
+    if classifier == "static":
+        return quantizer
+    return quantizer.set_module_type(torch.nn.Linear, None if classifier == "float" else
                                      get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
 
 
@@ -86,8 +110,10 @@ def quantize_int8(job: ExportJob):
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    module = bias_corrected_module(job)
-    prepared = prepare_pt2e(export_graph(module, job).module(), _float_edges_quantizer(job.options.float_leading_convs))
+    options = job.options
+    module = bias_corrected_module(job, linear=options.classifier != "float")
+    quantizer = _float_edges_quantizer(options.float_leading_convs, options.classifier)
+    prepared = prepare_pt2e(export_graph(module, job).module(), quantizer)
     with torch.no_grad():
         for inputs in job.calibration:
             prepared(*inputs)
@@ -156,7 +182,7 @@ class ExecuTorchConverter(Converter):
             fields["quantization"] = {"tool": "torchao pt2e + XNNPACKQuantizer", "symmetric": True,
                                       "per_channel": True, "calibration_samples": len(job.calibration),
                                       "float_ops": f"first {job.options.float_leading_convs} convolutions; "
-                                                   "classifier dynamically quantized (int8 weights); logits output float"}
+                                                   f"classifier {CLASSIFIER_NOTES[job.options.classifier]}"}
         edge = lower(export_graph(module, job), delegate, job.precision)
         fields["delegation"] = delegation_report(edge.exported_program().graph_module, delegate)
         Path(path).write_bytes(edge.to_executorch().buffer)

@@ -12,6 +12,9 @@ from stsm_edge.errors import CalibrationError
 # Convolutions, in execution order, that the ExecuTorch, ONNX and TFLite int8 recipes leave float. MobileNetV2: the stem conv and
 # the first block's depthwise and projection convs, whose inputs (the image, then 32 wide activations)
 # lose the most to 8 bits; a small share of the MACs. The `float_leading_convs` option overrides it.
+# Speed: on ExecuTorch/XNNPACK (x86) they are ~17% of the int8 stream's operator time, but 0 instead of 3
+# saved only ~1% of it (int8 depthwise and an int8 frame's layout change are no cheaper there; measured in
+# benchmarks/results/int8_speed_notes.md), so all three targets keep 3 for accuracy.
 FLOAT_LEADING_CONVS = 3
 
 

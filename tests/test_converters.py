@@ -7,6 +7,7 @@ target's artifacts are exported once, on first use, and shared by the tests of t
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections import Counter
@@ -213,25 +214,56 @@ def test_executorch_programs_are_fully_delegated_to_xnnpack(exported):
         assert delegation["non_delegated_compute_nodes"] == 0, delegation["non_delegated_ops"]
 
 
-def test_executorch_int8_keeps_the_stem_and_the_logits_float(model, frames):
-    """The first FLOAT_LEADING_CONVS convs keep float weights, every later conv and the classifier get int8
-    weights, and the classifier's output (the logits) is not requantized to the calibration range."""
+@pytest.mark.parametrize("options", [{}, {"float_leading_convs": 0, "classifier": "static"},
+                                     {"float_leading_convs": 1, "classifier": "float"}],
+                         ids=["default", "none-float-static-classifier", "stem-float-float-classifier"])
+def test_executorch_int8_recipe_quantizes_what_its_options_say(model, frames, options):
+    """The first `float_leading_convs` convs keep float weights and every later conv gets int8 weights; the
+    classifier gets int8 weights and float logits (dynamic), int8 weights and requantized logits (static), or
+    stays float."""
     from stsm_edge.converters.executorch import quantize_int8
 
     spec = build_form(model, "stream", *SPEC.size)
     calibration = form_inputs(spec, frames["calibration"][:8], T)
+    chosen = get_converter("executorch").options(options)
     job = ExportJob("stem", "stream", "int8", spec.module, calibration[0], spec.input_names, spec.output_names,
-                    calibration, get_converter("executorch").options())
+                    calibration, chosen)
     graph = quantize_int8(job).graph
 
     def int8_weight(node) -> bool:
         return "dequantize_per_channel" in str(node.args[1].target)
 
+    leading = chosen.float_leading_convs
     convs = [n for n in graph.nodes if n.target == torch.ops.aten.conv2d.default]
-    assert [int8_weight(c) for c in convs[:FLOAT_LEADING_CONVS]] == [False] * FLOAT_LEADING_CONVS
-    assert all(int8_weight(c) for c in convs[FLOAT_LEADING_CONVS:])
+    assert [int8_weight(c) for c in convs[:leading]] == [False] * leading
+    assert all(int8_weight(c) for c in convs[leading:])
     linear = next(n for n in graph.nodes if n.target == torch.ops.aten.linear.default)
-    assert int8_weight(linear) and not any("quantize" in str(user.target) for user in linear.users)
+    requantized = any("quantize" in str(user.target) for user in linear.users)
+    assert (int8_weight(linear), requantized) == {"dynamic": (True, False), "static": (True, True),
+                                                  "float": (False, False)}[chosen.classifier]
+
+
+def float_compute_operators(path) -> list[str]:
+    """XNNPACK operators of a stream .pte that compute in float32: its convolutions (1x1 ones run as Fully
+    Connected) whose input type is F32, read from an ETDump of one call."""
+    from stsm_edge.benchmarks.int8_speed import operator_times
+
+    names = operator_times(path, [np.zeros((3, *SPEC.size), np.float32)], runs=1)
+    return sorted(n for n in names if re.match(r"(Convolution \(NHWC|Fully Connected \(NC), F32\)", n))
+
+
+def test_executorch_int8_delegate_runs_float_only_the_leading_convs(exported, model, frames, tmp_path):
+    """What XNNPACK runs, read back from the program: as many float convolutions as the recipe keeps
+    (the default's and, exported here, the other end of the range: none or the stem's three), and no other."""
+    default = get_converter("executorch").options().float_leading_convs
+    other = 3 if default == 0 else 0
+    made = {default: exported("executorch")[("stream", "int8")].path}
+    made[other] = export_artifact(model, "executorch", "stream", "int8", tmp_path, frames["calibration"],
+                                  frames["held_out"][: 2 * T], LABELS, SPEC,
+                                  options={"float_leading_convs": other}).path
+    for leading, path in made.items():
+        floats = float_compute_operators(path)
+        assert len(floats) == leading, (leading, floats)
 
 
 # ---- CoreML: structure only off macOS -----------------------------------------------------------
