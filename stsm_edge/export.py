@@ -28,8 +28,8 @@ FORMS = ("clip", "stream")
 @dataclass(frozen=True)
 class ExportPlan:
     target: str = option("all", "", choices=(*TARGETS, "all"))
-    form: str = option("both", "clip (T frames in), stream (a frame and the shift states in) or both",
-                       choices=(*FORMS, "both"))
+    form: str = option("both", "clip (T frames in), stream (a frame, and the shift states unless --state internal) "
+                               "or both", choices=(*FORMS, "both"))
     precision: str = option("fp32", "", choices=PRECISIONS)
     state: str = option("explicit", "where a stream keeps the shift's memory: explicit (state inputs and outputs the "
                                     "runner carries) or internal (inside the program: executorch, coreml)",
