@@ -8,7 +8,8 @@ Steps:
 1. Artifacts. Either those given with --artifact (each with its sidecar), or a fresh export of
    STSM-MobileNetV2 (causal, 224², ImageNet weights: `--imagenet`), plain MobileNetV2 (no shift) and TSM-MobileNetV2 (temporal
    shift only, causal) for every target: STSM in fp32 and int8, stream and clip; plain and TSM as streams in
-   fp32 and int8. Calibrated on box.mp4, verified on cup.mp4 (export_artifact does both). Exports are cached
+   fp32 and int8; where the target can keep a stream's states inside the program (ExecuTorch), STSM streams in
+   fp32 and int8 so too. Calibrated on box.mp4, verified on cup.mp4 (export_artifact does both). Exports are cached
    under --artifacts and reused while model, preprocessing, weights, tool versions and converter code still match.
    Eager PyTorch (the same STSM model, stream and clip) is the reference point.
 2. Profiles, one child process per (artifact, threads): load time, first run, warm-up, then timed runs on
@@ -17,7 +18,7 @@ Steps:
 3. Comparisons, one child process per target and thread count (1 and 2; --quick: 1): every artifact of the target (and eager PyTorch)
    runs K times in alternation per round, so machine drift hits all alike; per round a ratio of medians;
    reported as median and min/max over the rounds: shift overhead vs plain and vs TSM, int8/fp32,
-   stream-frame/clip, eager/artifact.
+   stream-frame/clip, eager/artifact, states inside / states carried.
 4. Runner overhead, one child process per int8 stream of the shipped default model (112², exported per target
    and cached like the rest; --quick: this run's STSM int8 streams; every stream artifact given with --artifact),
    1 thread: `FrameBufferRunner.step` on raw 640x480 frames of a real video (cup.mp4), interleaved
@@ -48,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 TARGETS = ("executorch", "tflite", "onnx")
 MODELS = ("stsm", "plain", "tsm")
 RATIO_NAMES = ("shift_overhead_vs_plain", "shift_overhead_vs_tsm", "int8_over_fp32", "stream_over_clip",
-               "eager_over_artifact")
+               "eager_over_artifact", "internal_over_explicit")
 # Each model family is one preset of stsm_edge.shift.PRESETS, in its streamable (causal) form.
 MODEL_PRESETS = {"stsm": "stsm_causal", "plain": "tsn", "tsm": "tsm_online"}
 
@@ -125,10 +126,15 @@ class Artifact:
     size_bytes: int
     state_bytes: int
     sidecar: dict = field(default_factory=dict)
+    state: str = "explicit"  # a stream's states carried by the caller, or kept inside the program ("internal")
 
     @property
     def key(self) -> str:
-        return f"{self.target}:{self.model}:{self.form}:{self.precision}"
+        return f"{self.target}:{self.model}:{self.form}:{self.precision}" + (":internal" if self.internal else "")
+
+    @property
+    def internal(self) -> bool:
+        return self.state == "internal"
 
     @property
     def metric(self) -> str:
@@ -142,15 +148,19 @@ def say(settings: Settings, text: str) -> None:
 
 # ---- artifacts ------------------------------------------------------------------------------------
 
-def variants(settings: Settings) -> list[tuple[str, str, str]]:
-    """(model, form, precision) to export per target."""
+def variants(settings: Settings, keeps_state_inside: bool = False) -> list[tuple[str, str, str, str]]:
+    """(model, form, precision, state) to export per target; STSM streams with internal state too where the
+    target can keep it inside."""
     if settings.variants == "minimal":  # still every ratio: int8/fp32 on streams, stream/clip in int8
-        return [("stsm", "stream", "fp32"), ("stsm", "stream", "int8"), ("stsm", "clip", "int8"),
-                ("plain", "stream", "int8"), ("tsm", "stream", "int8")]
-    out = [("stsm", form, precision) for form in ("stream", "clip") for precision in ("fp32", "int8")]
-    side = ("fp32", "int8")
-    out += [(model, "stream", precision) for model in ("plain", "tsm") for precision in side]
-    return out
+        out = [("stsm", "stream", "fp32"), ("stsm", "stream", "int8"), ("stsm", "clip", "int8"),
+               ("plain", "stream", "int8"), ("tsm", "stream", "int8")]
+        internal = [("stsm", "stream", "int8", "internal")]
+    else:
+        out = [("stsm", form, precision) for form in ("stream", "clip") for precision in ("fp32", "int8")]
+        side = ("fp32", "int8")
+        out += [(model, "stream", precision) for model in ("plain", "tsm") for precision in side]
+        internal = [("stsm", "stream", precision, "internal") for precision in side]
+    return [(*v, "explicit") for v in out] + (internal if keeps_state_inside else [])
 
 
 def model_family(model_config: dict) -> str:
@@ -216,7 +226,8 @@ def describe(path: Path, sidecar: dict) -> Artifact:
 
     segments = int(sidecar["model"]["n_segments"])
     return Artifact(Path(path), sidecar["target"], model_family(sidecar["model"]), sidecar["form"],
-                    sidecar["precision"], segments, artifact_size(path), state_bytes(sidecar, segments), sidecar)
+                    sidecar["precision"], segments, artifact_size(path), state_bytes(sidecar, segments), sidecar,
+                    sidecar.get("state", "explicit"))
 
 
 def cached(path: Path, net, spec, source: dict) -> dict | None:
@@ -255,18 +266,19 @@ def export_all(settings: Settings) -> tuple[list[Artifact], list[str]]:
             skipped.append(f"{target}: {exc}")
             say(settings, f"skipping {target}: {exc}")
             continue
-        for model, form, precision in variants(settings):
+        for model, form, precision, state in variants(settings, converter.can_keep_state_inside()):
             if model not in nets:
                 nets[model] = build(model, settings)
             net, labels, spec, source = nets[model]
-            name = f"{model}_{form}_{precision}"
+            name = f"{model}_{form}_{precision}" + ("_internal" if state == "internal" else "")
             path = folder / target / f"{name}{converter.suffix}"
             sidecar = cached(path, net, spec, source)
             if sidecar is None:
                 say(settings, f"exporting {target} {name}")
                 try:
                     result = export_artifact(net, target, form, precision, path.parent, calibration, verification,
-                                             labels, spec, source=source, name=name)
+                                             labels, spec, source=source, name=name,
+                                             options={"state": state} if state != "explicit" else None)
                 except StsmEdgeError as exc:
                     skipped.append(f"{target} {name}: {exc}")
                     say(settings, f"export failed, skipped: {target} {name}: {exc}")
@@ -337,6 +349,7 @@ def profile_row(artifact: Artifact, threads: int, settings: Settings, frames_pat
     return {
         "artifact": artifact.path.name, "target": artifact.target, "form": artifact.form,
         "precision": artifact.precision, "model": artifact.model, "threads": threads, "metric": artifact.metric,
+        **({"state": artifact.state} if artifact.form == "stream" else {}),
         **stats, "iterations": len(out["times_ms"]), "warmup": settings.warmup,
         "fps": round(1e3 * frames_per_call / stats["mean"], 2), "first_ms": round(out["first_ms"], 3),
         "load_ms": round(out["load_ms"], 2), "peak_rss_mb": out["peak_rss_mb"],
@@ -401,9 +414,11 @@ def runner_row(artifact: Artifact, settings: Settings, workdir: Path) -> dict:
 
 
 def ratio_pairs(members: list[Artifact]) -> list[tuple[str, str, str, str, str]]:
-    """(name, precision, form, numerator key, denominator key) for every ratio this group can give."""
-    have = {(m.model, m.form, m.precision, m.target == "torch"): m.key for m in members}
-    pairs = []
+    """(name, precision, form, numerator key, denominator key) for every ratio this group can give. Streams with
+    their states inside are compared with the same streams carrying them, and nothing else."""
+    have = {(m.model, m.form, m.precision, m.target == "torch"): m.key for m in members if not m.internal}
+    pairs = [("internal_over_explicit", m.precision, m.form, m.key, have[(m.model, m.form, m.precision, False)])
+             for m in members if m.internal and (m.model, m.form, m.precision, False) in have]
     for form in ("stream", "clip"):
         for precision in ("fp32", "int8"):
             stsm = have.get(("stsm", form, precision, False))
@@ -450,7 +465,8 @@ def compare_group(target: str, members: list[Artifact], settings: Settings, fram
 def state_table(artifacts: list[Artifact]) -> list[dict]:
     """Streaming state per model family, from its fp32 stream artifact where there is one."""
     out = {}
-    for a in sorted((a for a in artifacts if a.form == "stream"), key=lambda a: a.precision != "fp32"):
+    carried = (a for a in artifacts if a.form == "stream" and not a.internal)  # the caller holds no internal state
+    for a in sorted(carried, key=lambda a: a.precision != "fp32"):
         if a.model not in out:
             out[a.model] = {"model": a.model, "state_bytes": a.state_bytes, "tensors": len(a.sidecar["inputs"]) - 1,
                             "frame_input_bytes": int(np.prod(a.sidecar["inputs"][0]["shape"]) * 4),

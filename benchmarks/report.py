@@ -7,8 +7,8 @@ each against schema.json, and writes into benchmarks/report/:
                   their spread over rounds, state memory, then each device's full table (thread sweep, load time, RSS, size, runtime version)
   latency.png     p50 latency per target and precision, one panel per device (1 thread)
                   and the runner's overhead over the model call (FrameBufferRunner.step / Runtime.stream)
-  ratios.png      shift overhead (vs plain, vs TSM), int8/fp32, stream/clip, eager/artifact: median with
-                  min-max over the rounds, per device and target
+  ratios.png      shift overhead (vs plain, vs TSM), int8/fp32, stream/clip, eager/artifact, states inside /
+                  carried: median with min-max over the rounds, per device and target
   threads.png     the thread sweep (p50 per thread count)
 """
 
@@ -31,6 +31,7 @@ RATIO_TITLES = {
     "int8_over_fp32": "int8 / fp32 (STSM)",
     "stream_over_clip": "stream frame / clip (STSM; ideal 1/T)",
     "eager_over_artifact": "eager PyTorch / artifact",
+    "internal_over_explicit": "states inside the program / carried by the caller (STSM stream)",
 }
 TARGET_ORDER = ("executorch", "tflite", "onnx", "coreml", "torch")
 # The speed goals the ratios are read against: (ratio name, target or None for any, bound).
@@ -64,17 +65,22 @@ def _model(row: dict) -> str:
     return "plain" if name.startswith("plain") else "tsm" if name.startswith("tsm") else "stsm"
 
 
+def _form(row: dict) -> str:
+    """The row's form, saying so when a stream keeps its states inside the program."""
+    return row["form"] + (" (state inside)" if row.get("state") == "internal" else "")
+
+
 def _sort_key(row: dict):
     target = TARGET_ORDER.index(row["target"]) if row["target"] in TARGET_ORDER else 99
     return (target, ("stsm", "plain", "tsm").index(_model(row)) if _model(row) in ("stsm", "plain", "tsm") else 9,
-            row["form"] != "stream", row["precision"], row["threads"])
+            row["form"] != "stream", row.get("state") == "internal", row["precision"], row["threads"])
 
 
 def _fewest_threads(rows: list[dict]) -> list[dict]:
     """Per (target, model, form, precision): the 1-thread row, or the fewest threads the file has."""
     best: dict[tuple, dict] = {}
     for row in rows:
-        key = (row["target"], _model(row), row["form"], row["precision"], row["metric"])
+        key = (row["target"], _model(row), _form(row), row["precision"], row["metric"])
         if key not in best or (row["threads"] or 99) < (best[key]["threads"] or 99):
             best[key] = row
     return list(best.values())
@@ -116,7 +122,7 @@ def _cross_device(datasets) -> list[str]:
     table: dict[tuple, dict[str, float]] = {}
     for (path, data), label in zip(datasets, labels):
         for row in sorted(_fewest_threads(data["results"]), key=_sort_key):
-            key = (row["target"], _model(row), row["form"], row["precision"], row["metric"])
+            key = (row["target"], _model(row), _form(row), row["precision"], row["metric"])
             table.setdefault(key, {}).setdefault(label, _typical(row))
     if not table:
         return []
@@ -136,7 +142,7 @@ def _step_rate_cost(datasets) -> list[str]:
         for row in sorted(_fewest_threads(data["results"]), key=_sort_key):
             if row["form"] == "stream" and row["metric"] == "frame_latency_ms":
                 ms = _typical(row)
-                rows.append(f"| {_label(path, data)} | {row['target']} | {_model(row)} | {row['precision']} | "
+                rows.append(f"| {_label(path, data)} | {row['target']} | {_model(row)} {_form(row)} | {row['precision']} | "
                             f"{_ms(ms)} | {rate * ms / 10:.1f}% | {30 * ms / 10:.1f}% |")
     if not rows:
         return []
@@ -144,7 +150,7 @@ def _step_rate_cost(datasets) -> list[str]:
             f"A streaming model runs once per time step ({DEFAULT_STEP_SECONDS * 1e3:.1f} ms, {rate:.0f} steps/s for "
             "the default model), not once per camera frame. Share of one core = steps/s × ms per step; a runner "
             "without pacing would pay the camera's rate (30 fps column) and see motion at the wrong speed.", "",
-            f"| device | target | model | precision | ms / step | at {rate:.0f} steps/s | at 30 fps |",
+            f"| device | target | model, form | precision | ms / step | at {rate:.0f} steps/s | at 30 fps |",
             "|---|---|---|---|---:|---:|---:|", *rows, ""]
 
 
@@ -242,7 +248,7 @@ def _device_detail(path: Path, data: dict) -> list[str]:
     for r in sorted(data["results"], key=_sort_key):
         size = None if r.get("size_bytes") is None else r["size_bytes"] / 1e6
         state = None if r.get("state_bytes") is None else r["state_bytes"] / 1024
-        out.append(f"| {r['target']} | `{r['artifact']}` | {_model(r)} | {r['form']} | {r['precision']} | {r['threads']} | "
+        out.append(f"| {r['target']} | `{r['artifact']}` | {_model(r)} | {_form(r)} | {r['precision']} | {r['threads']} | "
                    f"{_ms(r['p50'])} | {_ms(r['p90'])} | {_ms(r['p99'])} | {_ms(r['mean'])} | {r['iterations']} | "
                    f"{_num(r.get('fps'))} | {_num(r.get('load_ms'))} | {_num(r.get('peak_rss_mb'))} | "
                    f"{_num(size, '{:.2f}')} | {_num(state)} | {r.get('runtime_version') or '–'} |")
@@ -268,13 +274,13 @@ def plot_latency(datasets, path: Path) -> Path:
     for ax, (p, data) in zip(axes[:, 0], datasets):
         rows = _fewest_threads(data["results"])
         targets = [t for t in TARGET_ORDER if any(r["target"] == t for r in rows)]
-        series = sorted({(_model(r), r["form"], r["precision"]) for r in rows},
+        series = sorted({(_model(r), _form(r), r["precision"]) for r in rows},
                         key=lambda s: (("stsm", "plain", "tsm").index(s[0]) if s[0] in ("stsm", "plain", "tsm") else 9, s[1] != "stream", s[2]))
         width = 0.8 / max(1, len(series))
         for i, (model, form, precision) in enumerate(series):
             values = []
             for t in targets:
-                match = [r for r in rows if (r["target"], _model(r), r["form"], r["precision"]) == (t, model, form, precision)]
+                match = [r for r in rows if (r["target"], _model(r), _form(r), r["precision"]) == (t, model, form, precision)]
                 values.append(_typical(match[0]) if match else 0.0)
             xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(targets))]
             ax.bar(xs, values, width, label=f"{model} {form} {precision}" + (" (ms/clip)" if form == "clip" else ""))
@@ -326,10 +332,10 @@ def plot_threads(datasets, path: Path) -> Path | None:
         groups: dict[tuple, list] = {}
         for r in d["results"]:
             if _model(r) == "stsm" and r["form"] == "stream":
-                groups.setdefault((r["target"], r["precision"]), []).append((r["threads"], _typical(r)))
-        for (target, precision), points in sorted(groups.items()):
+                groups.setdefault((r["target"], r["precision"], _form(r)), []).append((r["threads"], _typical(r)))
+        for (target, precision, form), points in sorted(groups.items()):
             points.sort()
-            ax.plot([t for t, _ in points], [v for _, v in points], marker="o", label=f"{target} {precision}")
+            ax.plot([t for t, _ in points], [v for _, v in points], marker="o", label=f"{target} {precision} {form}")
         ax.set_xlabel("threads")
         ax.set_ylabel("p50 ms / frame (STSM stream)")
         ax.set_title(_label(p, d), fontsize=9)

@@ -158,6 +158,8 @@ def runner_overhead(job: dict) -> dict:
 
     frames = raw_frames(job["video"], job["frames"], job["width"], job["height"])
     runtime = open_artifact(job["artifact"], "stream", job["threads"] or None)
+    # A program that keeps its states inside shares them between the two: both feed one stream, which changes its
+    # logits, not what a call costs.
     runner = FrameBufferRunner(runtime, pacing=False)
     spec, states, index = runner.preprocess_spec, runtime.initial_states(), 0
     medians: dict[str, list[float]] = {"preprocess": [], "model": [], "step": []}

@@ -44,6 +44,7 @@ from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.sidecar import validate_sidecar, write_sidecar
+from stsm_edge.streaming import StateSpec, reset_states
 from stsm_edge.timebase import TimeStep
 from stsm_edge.versions import package_versions
 
@@ -101,6 +102,11 @@ class ConverterOptions:
                                   f"got {given[f.name]!r}")
         return cls(**given)
 
+    @property
+    def state(self) -> str:
+        """Where the stream form keeps its states; a target that can keep them inside overrides this with an option."""
+        return "explicit"
+
 
 @dataclass(frozen=True)
 class Int8Options(ConverterOptions):
@@ -124,6 +130,7 @@ class ExportJob:
     output_names: list[str]
     calibration: list[tuple[Tensor, ...]]
     options: ConverterOptions = ConverterOptions()
+    states: list[StateSpec] = field(default_factory=list)  # what a stream form keeps, explicit or inside
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,11 @@ class Converter(ABC):
 
     def options(self, options: Mapping | None = None) -> ConverterOptions:
         return self.options_type.from_dict(self.name, options)
+
+    @classmethod
+    def can_keep_state_inside(cls) -> bool:
+        """Whether this target can keep a stream's states inside the program (its options take `state`)."""
+        return "state" in {f.name for f in fields(cls.options_type)}
 
     def runs_here(self, options: ConverterOptions) -> bool:
         """Whether this process can run what `convert` makes with these options (else: structure only)."""
@@ -206,8 +218,11 @@ def _compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> dict:
 
 
 def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
-    """Logits of an eager form over a feed; streaming carries its own states from the first tuple on."""
+    """Logits of an eager form over a feed; streaming carries its own states from the first tuple on (or, for a
+    module that keeps them inside, from zeroed buffers)."""
     outputs = []
+    if carry_states:
+        reset_states(module)
     with torch.no_grad():
         states = feed[0][1:] if carry_states else ()
         for inputs in feed:
@@ -221,6 +236,7 @@ def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states
 def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
     """Logits of an artifact over a feed, states carried from output to input as a runner would."""
     if carry_states:
+        runtime.reset()
         return runtime.stream([inputs[0].numpy() for inputs in feed], [t.numpy() for t in feed[0][1:]])[0]
     return [runtime.run([t.numpy() for t in inputs])[0][0] for inputs in feed]
 
@@ -311,7 +327,7 @@ def export_artifact(
     out_dir = ensure_writable_dir(out_dir)
     height, width = preprocess.size
     model = model.eval()
-    spec = build_form(model, form, height, width)
+    spec = build_form(model, form, height, width, chosen.state)
     name = name or f"{model.config.backbone}_{form}_{precision}"
     calibration = []
     if precision.startswith("int8") and precision != "int8w":
@@ -322,7 +338,7 @@ def export_artifact(
     # The converter sees the shift form its options choose; verification compares against the training form.
     converted = deploy_form(spec.module, example) if chosen.shift_form == "deploy" else spec.module
     job = ExportJob(name, form, precision, converted, example, spec.input_names, spec.output_names, calibration,
-                    chosen)
+                    chosen, spec.states)
     path = out_dir / f"{name}{converter.suffix}"
     with atomic_output(path) as tmp:
         progress(f"{target} {form} {precision}: converting")

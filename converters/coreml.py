@@ -6,9 +6,16 @@ quantize/dequantize pairs, and coremltools turns them into int8 weights and acti
 int8w quantizes only the weights, after conversion, with `ct.optimize.coreml.linear_quantize_weights`.
 Inputs and outputs stay float32 for every precision, so runners feed the same arrays to all of them.
 
+The `state` option "internal" makes an iOS 18 stateful model: the stream's states are CoreML states
+(`ct.StateType`, from the buffers of stsm_edge.streaming.InternalStateModel), read and written inside
+the program, so its only input is the frame and its only output the logits. CoreML keeps states in
+fp16 only, so the states of such a model are fp16 at every precision (the sidecar says so). An app
+starts a stream with a fresh `MLModel.makeState()` and passes it to every prediction.
+
 CoreML runs only on macOS; elsewhere the artifact is checked structurally (`verify_structure`: names,
-shapes, dtypes, and the storage dtype of every conv/linear weight), which needs no CoreML runtime.
-`coreml_partitioner` gives the ExecuTorch CoreML delegate the same settings.
+shapes, dtypes, the storage dtype of every conv/linear weight, and any states with the ops that read
+and write them), which needs no CoreML runtime. `coreml_partitioner` gives the ExecuTorch CoreML
+delegate the same settings.
 """
 
 from __future__ import annotations
@@ -33,8 +40,16 @@ from stsm_edge.converters.base import (
 )
 from torch import nn
 
-# iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8).
+from stsm_edge.streaming import STATE_LOCATIONS, reset_states
+
+# iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8); iOS 18 the first
+# with states, which a model that keeps its streaming states inside needs.
 DEPLOYMENT_TARGET = "iOS17"
+STATEFUL_DEPLOYMENT_TARGET = "iOS18"
+# The ML Program specification version each deployment target writes.
+SPECIFICATION_TARGETS = {8: "iOS17", 9: "iOS18"}
+# The only dtype CoreML keeps states in.
+STATE_DTYPE = "float16"
 # The storage dtype every conv/linear weight must have in an artifact of each precision.
 WEIGHT_DTYPES = {"fp32": "fp32", "fp16": "fp16", "int8": "int8", "int8w": "int8"}
 # Compute precision per export precision: int8 keeps fp16 math between its quantized tensors, as the
@@ -119,9 +134,14 @@ def convert_mlprogram(program: torch.export.ExportedProgram, job: ExportJob, pre
     inputs = [ct.TensorType(name=name, shape=tuple(t.shape), dtype=np.float32)
               for name, t in zip(job.input_names, job.example_inputs)]
     outputs = [ct.TensorType(name=name, dtype=np.float32) for name in job.output_names]
+    internal = job.options.state == "internal"
+    # The buffers' names are the states' names, so the model's states are named as the sidecar lists them.
+    states = [ct.StateType(wrapped_type=ct.TensorType(shape=spec.shape, dtype=getattr(np, STATE_DTYPE)), name=spec.name)
+              for spec in job.states] if internal else None
+    target = STATEFUL_DEPLOYMENT_TARGET if internal else DEPLOYMENT_TARGET
     try:
-        return ct.convert(program, inputs=inputs, outputs=outputs, convert_to="mlprogram",
-                          minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET),
+        return ct.convert(program, inputs=inputs, outputs=outputs, states=states, convert_to="mlprogram",
+                          minimum_deployment_target=getattr(ct.target, target),
                           compute_precision=getattr(ct.precision, COMPUTE_PRECISIONS[precision]),
                           skip_model_load=True)
     except Exception as exc:  # the converter raises many unrelated types; report one line
@@ -181,23 +201,42 @@ def _weight_storage(op, producers: dict) -> str:
         return "activation"
     if source.type == "const":
         return _dtype_name(source.outputs[0].type.tensorType.dataType)
-    # iOS 17's weight decompression op keeps its int8 data as an attribute.
+    # iOS 17's weight decompression op keeps its int8 data as an attribute; iOS 18's (a stateful model's) as an input.
     if source.type == "constexpr_affine_dequantize":
         return _dtype_name(source.attributes["quantized_data"].type.tensorType.dataType)
+    if source.type == "constexpr_blockwise_shift_scale":
+        return _dtype_name(source.inputs["data"].arguments[0].value.type.tensorType.dataType)
     return source.type
 
 
+def _state(feature) -> dict:
+    from coremltools.proto import FeatureTypes_pb2
+
+    array = feature.type.stateType.arrayType
+    dtype = FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(array.dataType)
+    return {"name": feature.name, "shape": list(array.shape), "dtype": _DTYPE_NAMES.get(dtype, dtype.lower())}
+
+
+def _state_access(operations: list, op_type: str) -> dict[str, int]:
+    """How many `op_type` ops (read_state, write_state) name each state as their `input`."""
+    return dict(Counter(op.inputs["input"].arguments[0].name for op in operations if op.type == op_type))
+
+
 def describe(spec) -> dict:
-    """Inputs, outputs, op histogram and conv/linear weight storage dtypes of an ML Program spec."""
+    """Inputs, outputs, states (and the ops reading and writing each), op histogram and conv/linear weight storage
+    dtypes of an ML Program spec."""
     operations = _main_operations(spec)
     producers = {out.name: op for op in operations for out in op.outputs}
     weights = Counter(_weight_storage(op, producers) for op in operations if op.type in WEIGHTED_OPS)
     return {
         "inputs": [_feature(f) for f in spec.description.input],
         "outputs": [_feature(f) for f in spec.description.output],
+        "states": [_state(f) for f in spec.description.state],
+        "state_reads": _state_access(operations, "read_state"),
+        "state_writes": _state_access(operations, "write_state"),
         "op_histogram": dict(Counter(op.type for op in operations).most_common()),
         "weight_dtypes": dict(weights),
-        "deployment_target": DEPLOYMENT_TARGET,
+        "deployment_target": SPECIFICATION_TARGETS.get(spec.specificationVersion, f"spec {spec.specificationVersion}"),
     }
 
 
@@ -218,6 +257,7 @@ def check_structure(structure: dict, job: ExportJob) -> None:
     not_float = [f["name"] for f in structure["inputs"] + structure["outputs"] if f["dtype"] != "fp32"]
     if not_float:
         raise ArtifactError(f"CoreML tensor {not_float[0]!r} is not float32")
+    check_states(structure, job)
     want = WEIGHT_DTYPES[job.precision]
     wrong = {dtype: n for dtype, n in structure["weight_dtypes"].items() if dtype != want}
     if not structure["weight_dtypes"] or wrong:
@@ -225,6 +265,26 @@ def check_structure(structure: dict, job: ExportJob) -> None:
                             f"found {structure['weight_dtypes']}")
     if job.precision == "int8" and "quantize" not in structure["op_histogram"]:
         raise ArtifactError("CoreML int8 model has no activation quantize ops (weights only)")
+
+
+def check_states(structure: dict, job: ExportJob) -> None:
+    """A model that keeps its states inside declares each state (name, shape, fp16) and reads and writes each once;
+    any other declares none."""
+    expected = [(spec.name, list(spec.shape)) for spec in job.states] if job.options.state == "internal" else []
+    got = [(f["name"], f["shape"]) for f in structure["states"]]
+    if got != expected:
+        raise ArtifactError(f"CoreML states are {got}, expected {expected}")
+    not_fp16 = [f["name"] for f in structure["states"] if f["dtype"] != "fp16"]
+    if not_fp16:
+        raise ArtifactError(f"CoreML state {not_fp16[0]!r} is not fp16")
+    for name, _ in expected:
+        reads, writes = structure["state_reads"].get(name, 0), structure["state_writes"].get(name, 0)
+        if (reads, writes) != (1, 1):
+            raise ArtifactError(f"CoreML state {name!r} is read {reads} and written {writes} times; a stream reads "
+                                "the previous frame's once and writes this frame's once")
+    if expected and structure["deployment_target"] != STATEFUL_DEPLOYMENT_TARGET:
+        raise ArtifactError(f"a CoreML model with states targets {STATEFUL_DEPLOYMENT_TARGET}, this one "
+                            f"{structure['deployment_target']}")
 
 
 def verify_structure(path: Path, job: ExportJob) -> dict:
@@ -244,6 +304,9 @@ def verify_structure(path: Path, job: ExportJob) -> dict:
 @dataclass(frozen=True)
 class CoreMLOptions(ConverterOptions):
     shift_form: str = "training"  # not timed yet: prediction needs macOS (converters/base.py)
+    state: str = "explicit"
+
+    CHOICES = {**ConverterOptions.CHOICES, "state": STATE_LOCATIONS}
 
 
 @register
@@ -260,6 +323,9 @@ class CoreMLConverter(Converter):
     def convert(self, job: ExportJob, path: Path) -> Conversion:
         reference = quantize_w8a8(job) if job.precision == "int8" else None
         module = job.module if reference is None else reference
+        internal = job.options.state == "internal"
+        if internal:
+            reset_states(module)  # calibration streamed frames through the buffers; the model's states start at zero
         mlmodel = convert_mlprogram(export_program(module, job.example_inputs), job, job.precision)
         if job.precision == "int8w":
             mlmodel = quantize_weights_int8(mlmodel)
@@ -269,6 +335,8 @@ class CoreMLConverter(Converter):
         (Path(path) / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
         fields = {"structure": describe(mlmodel.get_spec()),
                   "compute_precision": COMPUTE_PRECISIONS[job.precision].lower()}
+        if internal:
+            fields["states"] = [{**spec.to_dict(), "dtype": STATE_DTYPE} for spec in job.states]
         if job.precision == "int8":
             fields["quantization"] = {"tool": "executorch CoreMLQuantizer + torchao pt2e", "weights": "int8 per-channel",
                                       "activations": "uint8 symmetric", "calibration_samples": len(job.calibration)}

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.shift import SpatioTemporalShift, group_size, shift_time
-from stsm_edge.streaming import StreamingModel, StreamingShiftSite
+from stsm_edge.streaming import StreamingModel, StreamingShiftSite, reset_states
 
 
 def channel_offsets(channels: int, dims: str, fold_div: int) -> list[tuple[int, int] | None]:
@@ -141,13 +141,15 @@ def _site_channels(module: nn.Module, example: tuple[Tensor, ...]) -> dict[nn.Mo
 
 
 def deploy_form(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Module:
-    """A copy of a clip or streaming form with every shift site (and the clip mean) in deploy form.
+    """A copy of a clip or streaming form (explicit states or kept inside) with every shift site (and the
+    clip mean) in deploy form.
 
     `example_inputs` is one input tuple of `module` (shapes matter, values do not): the sites'
     channel counts come from running it once.
     """
     module = copy.deepcopy(module).eval()
     channels = _site_channels(module, example_inputs)
+    reset_states(module)  # a module that keeps its states inside must not start from the probe frame's
     if isinstance(module, TemporalSegmentNetwork):
         module = DeployConsensus(module)
     replaced: dict[nn.Module, nn.Module] = {}

@@ -19,6 +19,16 @@ float for their accuracy; the other recipes stay reachable through the two optio
 
 The `delegate` option "coreml" lowers to the CoreML delegate instead (fp32 compute, or int8 with an
 iOS 17 deployment target). Such a program only runs on Apple devices, so it is checked structurally here.
+
+The `state` option "internal" keeps the stream's states in mutable buffers (stsm_edge.streaming.
+InternalStateModel): the program takes the frame and returns the logits. The buffers are serialized as
+zeros (`InitializedMutableBufferPass`; by default ExecuTorch leaves a mutated buffer's first value
+undefined), so loading the program's method starts a stream, and loading it again resets one: the one
+reset that works alike in the Python bindings and Android's `org.pytorch.executorch.Module`, which has no
+unload and gives each method its own memory arenas (a separate `reset` method with
+`share_mutable_buffers` would zero its own copy of the state there, not `forward`'s). XNNPACK runs the
+whole model; the write-back of each new state into its buffer is one `copy_` per state after the delegate
+call, outside it (the delegation report lists them).
 """
 
 from __future__ import annotations
@@ -34,9 +44,11 @@ from stsm_edge.converters.base import (
     ExportError,
     ExportJob,
     Int8Options,
+    OptionError,
     register,
 )
 from stsm_edge.converters.quantization import bias_corrected_module
+from stsm_edge.streaming import STATE_LOCATIONS, STATE_PREFIX, reset_states
 
 DELEGATES = ("xnnpack", "coreml")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.
@@ -57,8 +69,15 @@ CLASSIFIER_NOTES = {"dynamic": "dynamically quantized (int8 weights); logits out
 class ExecuTorchOptions(Int8Options):
     delegate: str = "xnnpack"
     classifier: str = "dynamic"
+    state: str = "explicit"
 
-    CHOICES = {**Int8Options.CHOICES, "delegate": DELEGATES, "classifier": CLASSIFIER_QUANTIZATION}
+    CHOICES = {**Int8Options.CHOICES, "delegate": DELEGATES, "classifier": CLASSIFIER_QUANTIZATION,
+               "state": STATE_LOCATIONS}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state == "internal" and self.delegate != "xnnpack":
+            raise OptionError(f"executorch state=internal needs the xnnpack delegate, not {self.delegate}")
 
 
 def export_graph(module, job: ExportJob):
@@ -111,7 +130,9 @@ def quantize_int8(job: ExportJob):
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     options = job.options
-    module = bias_corrected_module(job, linear=options.classifier != "float")
+    # Bias correction ran the calibration frames through any internal states: calibrate from zeros again, as the
+    # explicit feed does (histogram observers depend on what they see first).
+    module = reset_states(bias_corrected_module(job, linear=options.classifier != "float"))
     quantizer = _float_edges_quantizer(options.float_leading_convs, options.classifier)
     prepared = prepare_pt2e(export_graph(module, job).module(), quantizer)
     with torch.no_grad():
@@ -139,7 +160,8 @@ def partitioner(delegate: str, precision: str):
 
 
 def delegation_report(graph_module, delegate: str) -> dict:
-    """Counts of compute nodes inside and outside the delegate, and which ops stayed outside."""
+    """Counts of compute nodes inside and outside the delegate, and which ops stayed outside, in the program as
+    it runs (so a mutable buffer's write-back, added after lowering, counts as outside)."""
     from executorch.devtools.backend_debug import get_delegation_info
 
     info = get_delegation_info(graph_module)
@@ -151,11 +173,18 @@ def delegation_report(graph_module, delegate: str) -> dict:
             "non_delegated_ops": sorted(set(outside))}
 
 
-def lower(exported, delegate: str, precision: str):
-    from executorch.exir import to_edge_transform_and_lower
+def lower(exported, delegate: str, precision: str, state: str):
+    """The program: lowered to one delegate, then to ExecuTorch's executable form (with the write-back of any
+    mutable buffer, and internal states serialized as zeros)."""
+    import torch
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir.passes.init_mutable_pass import InitializedMutableBufferPass
 
+    passes = [InitializedMutableBufferPass([STATE_PREFIX])] if state == "internal" else []
     try:
-        return to_edge_transform_and_lower(exported, partitioner=[partitioner(delegate, precision)])
+        edge = to_edge_transform_and_lower(exported, partitioner=[partitioner(delegate, precision)])
+        with torch.no_grad():  # the write-back copy_ runs once on the weights' example values, which need no grad
+            return edge.to_executorch(ExecutorchBackendConfig(passes=passes))
     except ExportError:
         raise
     except Exception as exc:  # lowering failures come from deep inside the backends; report one line
@@ -183,9 +212,11 @@ class ExecuTorchConverter(Converter):
                                       "per_channel": True, "calibration_samples": len(job.calibration),
                                       "float_ops": f"first {job.options.float_leading_convs} convolutions; "
                                                    f"classifier {CLASSIFIER_NOTES[job.options.classifier]}"}
-        edge = lower(export_graph(module, job), delegate, job.precision)
-        fields["delegation"] = delegation_report(edge.exported_program().graph_module, delegate)
-        Path(path).write_bytes(edge.to_executorch().buffer)
+        if job.options.state == "internal":
+            reset_states(module)  # calibration streamed frames through the buffers; the program starts at zero
+        program = lower(export_graph(module, job), delegate, job.precision, job.options.state)
+        fields["delegation"] = delegation_report(program.exported_program().graph_module, delegate)
+        Path(path).write_bytes(program.buffer)
         return Conversion(fields, quantized_reference=reference)
 
     def verify_structure(self, path: Path, job: ExportJob) -> dict:

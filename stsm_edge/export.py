@@ -15,6 +15,7 @@ from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
 from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.streaming import STATE_LOCATIONS
 from stsm_edge.timebase import TimeStep, step_from_ms
 from stsm_edge.video import preprocessed_frames
 from stsm_edge.weights import ModelBundle
@@ -27,9 +28,12 @@ FORMS = ("clip", "stream")
 @dataclass(frozen=True)
 class ExportPlan:
     target: str = option("all", "", choices=(*TARGETS, "all"))
-    form: str = option("both", "clip (T frames in), stream (a frame and the shift states in) or both",
-                       choices=(*FORMS, "both"))
+    form: str = option("both", "clip (T frames in), stream (a frame, and the shift states unless --state internal) "
+                               "or both", choices=(*FORMS, "both"))
     precision: str = option("fp32", "", choices=PRECISIONS)
+    state: str = option("explicit", "where a stream keeps the shift's memory: explicit (state inputs and outputs the "
+                                    "runner carries) or internal (inside the program: executorch, coreml)",
+                        choices=STATE_LOCATIONS)
     out: str = option("out", "where the artifacts and their sidecars go")
     calib: str | None = option(None, "video, image folder or clip list for int8 calibration (default: box.mp4)")
     calib_frames: int = option(96, "")
@@ -53,8 +57,9 @@ class ExportPlan:
 
     @property
     def converter_options(self) -> dict:
-        """KEY=VALUE pairs, each value read as JSON when it is (a number, true/false), else as text."""
-        options = {}
+        """KEY=VALUE pairs, each value read as JSON when it is (a number, true/false), else as text; plus `state`
+        when it is not the default (only the targets that can keep states inside have that option)."""
+        options = {"state": self.state} if self.state != "explicit" else {}
         for pair in self.converter_option or ():
             key, sep, value = pair.partition("=")
             if not sep or not key:
@@ -73,8 +78,15 @@ class ExportPlan:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
         if len(self.targets) == 1:
             get_converter(self.targets[0]).check_available()
+        if self.state != "explicit" and self.forms != ("stream",):
+            raise InputError(f"--state {self.state} needs --form stream: the clip form carries no state")
         for target in self.targets:  # a misspelt option fails before a model is loaded
-            get_converter(target).options(self.converter_options)
+            converter = get_converter(target)
+            if self.state != "explicit" and not converter.can_keep_state_inside():
+                able = [t for t in TARGETS if get_converter(t).can_keep_state_inside()]
+                raise InputError(f"target {target!r} keeps a stream's states explicit only; --state {self.state} "
+                                 f"is for {', '.join(able)}")
+            converter.options(self.converter_options)
 
 
 @dataclass

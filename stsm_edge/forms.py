@@ -1,7 +1,8 @@
 """The two forms a model is deployed in, described once for converters, runtimes and the runner.
 
 clip: (1, T, 3, H, W) "frames" -> "logits" (the TSN average), for the windowed baseline.
-stream: "frame" (1, 3, H, W) + one 4-D input per state -> "logits" + "new_<state>" per state.
+stream: "frame" (1, 3, H, W) + one 4-D input per state -> "logits" + "new_<state>" per state; or, with the
+states kept inside the program (state "internal"), "frame" -> "logits".
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 
 from stsm_edge.errors import CalibrationError, InputError
 from stsm_edge.models.tsn import TemporalSegmentNetwork
-from stsm_edge.streaming import StateSpec, state_spec, to_streaming
+from stsm_edge.streaming import STATE_LOCATIONS, InternalStateModel, StateSpec, state_spec, to_streaming
 
 FORMS = ("clip", "stream")
 
@@ -40,15 +41,25 @@ class FormSpec:
     inputs: list[dict]
     outputs: list[dict]
     states: list[StateSpec]
+    state: str = "explicit"  # where a stream keeps its states (STATE_LOCATIONS); a clip has none
+
+    @property
+    def keeps_state_inside(self) -> bool:
+        return self.state == "internal"
 
 
 def _tensor(name: str, shape: Sequence[int]) -> dict:
     return {"name": name, "shape": list(shape), "dtype": "float32", "quantization": None}
 
 
-def build_form(model: TemporalSegmentNetwork, form: str, height: int, width: int) -> FormSpec:
+def build_form(model: TemporalSegmentNetwork, form: str, height: int, width: int, state: str = "explicit") -> FormSpec:
+    """The module and I/O of one form; `state` says where a stream keeps its states (STATE_LOCATIONS)."""
     if form not in FORMS:
         raise InputError(f"unknown form {form!r}; choose clip or stream")
+    if state not in STATE_LOCATIONS:
+        raise InputError(f"unknown state location {state!r}; choose {' or '.join(STATE_LOCATIONS)}")
+    if form == "clip" and state != "explicit":
+        raise InputError(f"the clip form carries no state; state={state} is for the stream form")
     k = model.config.num_classes
     if form == "clip":
         shape = [1, model.n_segments, 3, height, width]
@@ -56,8 +67,12 @@ def build_form(model: TemporalSegmentNetwork, form: str, height: int, width: int
                         [_tensor("logits", [1, k])], [])
     streaming = to_streaming(model)
     states = state_spec(streaming, height, width)
-    inputs = [_tensor("frame", [1, 3, height, width])] + [_tensor(s.name, s.shape) for s in states]
-    outputs = [_tensor("logits", [1, k])] + [_tensor("new_" + s.name, s.shape) for s in states]
+    inputs, outputs = [_tensor("frame", [1, 3, height, width])], [_tensor("logits", [1, k])]
+    if state == "internal":
+        return FormSpec(InternalStateModel(streaming, states).eval(), ["frame"], ["logits"], inputs, outputs, states,
+                        state)
+    inputs += [_tensor(s.name, s.shape) for s in states]
+    outputs += [_tensor("new_" + s.name, s.shape) for s in states]
     return FormSpec(streaming, [t["name"] for t in inputs], [t["name"] for t in outputs], inputs, outputs, states)
 
 
@@ -70,7 +85,8 @@ def form_inputs(form: FormSpec, frames: Sequence[np.ndarray], n_segments: int, c
 
     Clip form: windows of T consecutive frames every `clip_stride` frames. Stream form: one tuple per
     frame, whose states are those the float streaming model produced on the frames before it — so
-    int8 calibration sees the states it will meet at run time, not zeros (MoViNet's lesson).
+    int8 calibration sees the states it will meet at run time, not zeros (MoViNet's lesson). With the
+    states inside, a tuple is the frame alone: the module carries the states as the tuples run in order.
     """
     tensors = [torch.from_numpy(np.ascontiguousarray(f)).unsqueeze(0) for f in frames]
     if form.input_names == ["frames"]:
@@ -78,6 +94,8 @@ def form_inputs(form: FormSpec, frames: Sequence[np.ndarray], n_segments: int, c
             raise CalibrationError(f"need at least {n_segments} frames for a clip, got {len(tensors)}")
         starts = range(0, len(tensors) - n_segments + 1, clip_stride)
         return [(torch.cat(tensors[s : s + n_segments]).unsqueeze(0),) for s in starts]
+    if form.keeps_state_inside:
+        return [(frame,) for frame in tensors]
     states = tuple(torch.zeros(spec.shape) for spec in form.states)
     feed = []
     with torch.no_grad():
@@ -87,13 +105,12 @@ def form_inputs(form: FormSpec, frames: Sequence[np.ndarray], n_segments: int, c
     return feed
 
 
-
-
 def form_sidecar(model: TemporalSegmentNetwork, spec: FormSpec, form: str, labels: Sequence[str], preprocess,
                  **fields) -> dict:
     """The sidecar fields every artifact of this form shares (the converters add theirs)."""
+    stream_fields = {"state": spec.state} if form == "stream" else {}
     return {
         "form": form, "model": model.config.to_dict(), "labels": list(labels), "preprocess": preprocess.to_dict(),
         "inputs": copy.deepcopy(spec.inputs), "outputs": copy.deepcopy(spec.outputs),  # converters edit theirs
-        "states": [s.to_dict() for s in spec.states], **fields,
+        "states": [s.to_dict() for s in spec.states], **stream_fields, **fields,
     }

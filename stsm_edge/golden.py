@@ -253,13 +253,13 @@ def write_bench(directory: Path) -> dict:
     return {"cases": len(cases)}
 
 
-@lru_cache(maxsize=1)
-def _small_stream_form():
+@lru_cache(maxsize=2)
+def _small_stream_form(state: str = "explicit"):
     from stsm_edge.forms import build_form
     from stsm_edge.models.factory import stsm_mobilenet_v2
 
     model = stsm_mobilenet_v2(num_classes=10, n_segments=4, causal=True, width_mult=0.35, dropout=0.0)
-    return model, build_form(model, "stream", 112, 112)
+    return model, build_form(model, "stream", 112, 112, state)
 
 
 def _stream_sidecar(model, form, quantized_io: bool) -> dict:
@@ -305,6 +305,10 @@ def write_metadata(directory: Path) -> dict:
     minimal = validate_sidecar(required_only(_stream_sidecar(model, form, False), schema(), schema()), "minimal")
     _write_json(directory / "metadata" / "required_only.json", minimal)
     names["required_only.json"] = {"states": len(minimal["states"]), "num_classes": minimal["model"]["num_classes"]}
+    # ExecuTorch's stream with the states kept inside the program (export --state internal): frame in, logits out.
+    internal = _stream_sidecar(*_small_stream_form("internal"), False)
+    _write_json(directory / "metadata" / "stream_int8_internal.json", internal)
+    names["stream_int8_internal.json"] = {"states": len(internal["states"]), "num_classes": internal["model"]["num_classes"]}
     return names
 
 

@@ -3,7 +3,8 @@
 Frames are paced by timestamp to the model's time step (`stsm_edge.timebase`): a frame becomes a model
 step when a step has passed since the last one, and the frames in between are shown with the latest
 prediction without being preprocessed or run. Streaming artifacts apply the temporal shift online: the
-states they return are fed back with the next step, so each step costs one backbone pass. Clip artifacts
+states they return are fed back with the next step (or, for a program that keeps its states inside, stay
+in it between steps), so each step costs one backbone pass. Clip artifacts
 (bidirectional shift) keep a ring buffer of the last T steps and run a whole clip every `stride` steps:
 the slow baseline.
 """
@@ -71,7 +72,9 @@ class FrameBufferRunner:
         return cls(open_model(model, threads, options), **kwargs)
 
     def reset(self) -> None:
-        """Back to a fresh runner: zero states, empty frame buffer, no smoothing history."""
+        """Back to a fresh runner: zero states (the caller's, or the program's own), empty frame buffer, no
+        smoothing history."""
+        self.runtime.reset()
         self._states = self.runtime.initial_states()
         self._buffer: deque[np.ndarray] = deque(maxlen=self.n_segments)
         self._since_pass = 0

@@ -42,10 +42,21 @@ def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise ArtifactError(f"{source}: {where + ': ' if where else ''}{error.message}")
+        raise ArtifactError(f"{source}: {where + ': ' if where else ''}{_short_message(error)}")
     if len(data["labels"]) != data["model"]["num_classes"]:  # beyond what JSON Schema can say
         raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model']['num_classes']} classes")
     return data
+
+
+def _short_message(error) -> str:
+    """jsonschema's message, except where it would print a whole list: then the count, and why when the rule
+    comes from the sidecar's `state`."""
+    if error.validator not in ("maxItems", "minItems"):
+        return error.message
+    bound = "at most {} allowed" if error.validator == "maxItems" else "at least {} needed"
+    why = " (a stream that keeps its states inside: the frame alone in, the logits alone out)" \
+        if "then" in error.schema_path else ""
+    return f"{len(error.instance)} entries, {bound.format(error.validator_value)}{why}"
 
 
 def write_sidecar(artifact: Path, data: dict) -> Path:

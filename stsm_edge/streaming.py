@@ -1,9 +1,12 @@
-"""The causal model as a per-frame module with the temporal shift's memory as explicit state.
+"""The causal model as a per-frame module, with the temporal shift's memory as explicit state or kept inside.
 
 `to_streaming(model)` gives `forward(frame (1, 3, H, W), *states) -> (logits (1, K), *new_states)`.
 Each state is the previous frame's T-group channels at one shift site, a 4-D (1, g_T, h, w) tensor,
-so every export format can carry it as a named input/output (no 5-D, no in-graph mutable buffer).
+so every export format can carry it as a named input/output (no 5-D).
 Frame t's logits equal the causal clip model's per-frame logits at t.
+
+`InternalStateModel` wraps that module for runtimes that keep state inside the program (ExecuTorch's
+mutable buffers, CoreML's iOS 18 states): `forward(frame) -> (logits,)`, the states in buffers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from torch import Tensor, nn
 
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork
 from stsm_edge.shift import SpatioTemporalShift, group_size, shift_frame
+
+# Where a stream keeps the shift's memory: the caller carries it (explicit) or the program does (internal).
+STATE_LOCATIONS = ("explicit", "internal")
+# Every state is named "state_<block path>"; buffers with this prefix are a stream's state, wherever they sit.
+STATE_PREFIX = "state_"
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class StreamingModel(nn.Module):
 
 
 def _site_name(block_path: str) -> str:
-    return "state_" + block_path.replace(".", "_")
+    return STATE_PREFIX + block_path.replace(".", "_")
 
 
 def to_streaming(model: TemporalSegmentNetwork) -> StreamingModel:
@@ -124,6 +132,45 @@ def _probe_states(streaming: StreamingModel, height: int, width: int) -> list[St
         for site in streaming.sites:
             site.state_in = site.state_out = None
     return specs
+
+
+class InternalStateModel(nn.Module):
+    """The streaming model with its states inside: `forward(frame) -> (logits,)`.
+
+    One zero buffer per state; each call hands the buffers to the explicit `streaming` module as its
+    states and copies the new states back (`register_buffer` + `copy_`, ExecuTorch's pattern for recurrent
+    state), so an exported program takes one frame and returns logits. Built on the explicit module, so
+    the deploy shift form and int8 quantization reach the same sites inside it. `reset()` starts a new stream.
+    """
+
+    def __init__(self, streaming: StreamingModel, states: list[StateSpec]) -> None:
+        super().__init__()
+        self.streaming = streaming
+        self.state_names = [spec.name for spec in states]
+        for spec in states:
+            self.register_buffer(spec.name, torch.zeros(spec.shape, dtype=getattr(torch, spec.dtype)))
+
+    def forward(self, frame: Tensor) -> tuple[Tensor]:
+        logits, *new_states = self.streaming(frame, *(getattr(self, name) for name in self.state_names))
+        for name, new in zip(self.state_names, new_states):
+            getattr(self, name).copy_(new)
+        return (logits,)
+
+    def reset(self) -> None:
+        reset_states(self)
+
+
+def reset_states(module: nn.Module) -> nn.Module:
+    """Zero every state a module keeps inside: the start of a new stream.
+
+    Found by name, so it also reaches a graph made from an InternalStateModel (a PT2E-quantized copy keeps
+    the buffers' names but not the class). A module without internal state is left as it is.
+    """
+    with torch.no_grad():
+        for name, buffer in module.named_buffers():
+            if name.rpartition(".")[2].startswith(STATE_PREFIX):
+                buffer.zero_()
+    return module
 
 
 def state_spec(model: TemporalSegmentNetwork | StreamingModel, height: int, width: int) -> list[StateSpec]:

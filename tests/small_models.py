@@ -15,6 +15,7 @@ from stsm_edge.assets import video_path
 from stsm_edge.models import TemporalSegmentNetwork
 from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.streaming import InternalStateModel
 from stsm_edge.video import preprocessed_frames
 
 SIZE = 112
@@ -107,3 +108,11 @@ def split_frames(per_video: int) -> dict:
     found = varied_frames(per_video)
     return {"calibration": found[::2], "held_out": found[1::2]}
 
+
+
+class ForgetfulInternalStateModel(InternalStateModel):
+    """A broken internal-state form for sensitivity checks: it reads its buffers but never writes the new states
+    back, so every frame sees the zero fill."""
+
+    def forward(self, frame):
+        return (self.streaming(frame, *(getattr(self, name) for name in self.state_names))[0],)

@@ -100,6 +100,32 @@ def test_report_merges_devices_and_handles_demo_files(tmp_path):
     assert (tmp_path / "report" / "latency.png").read_bytes()[:8] == PNG
 
 
+def test_streams_with_their_states_inside_are_compared_with_the_same_streams_carrying_them():
+    from pathlib import Path
+
+    from stsm_edge.benchmarks.harness import Artifact, Settings, ratio_pairs, variants
+
+    def artifact(model, form, precision, state="explicit", target="executorch"):
+        return Artifact(Path(f"{model}_{form}_{precision}_{state}.pte"), target, model, form, precision, 8, 1, 0,
+                        {}, state)
+
+    members = [artifact("stsm", "stream", "fp32"), artifact("stsm", "stream", "int8"),
+               artifact("stsm", "stream", "fp32", "internal"), artifact("stsm", "stream", "int8", "internal"),
+               artifact("plain", "stream", "int8")]
+    pairs = ratio_pairs(members)
+    inside = [p for p in pairs if p[0] == "internal_over_explicit"]
+    assert [(p[1], p[3], p[4]) for p in inside] == [
+        ("fp32", "executorch:stsm:stream:fp32:internal", "executorch:stsm:stream:fp32"),
+        ("int8", "executorch:stsm:stream:int8:internal", "executorch:stsm:stream:int8")]
+    assert all(":internal" not in key for p in pairs if p not in inside for key in p[3:])  # the other ratios: carried
+    assert {v[3] for v in variants(Settings(), keeps_state_inside=False)} == {"explicit"}
+    assert [v for v in variants(Settings(), keeps_state_inside=True) if v[3] == "internal"] == [
+        ("stsm", "stream", "fp32", "internal"), ("stsm", "stream", "int8", "internal")]
+    row = {**ROW, "state": "internal"}
+    schema.validate({**DEMO, "results": [row]}, "internal.json")
+    assert "state" in _error({**DEMO, "results": [{**ROW, "state": "inside"}]})
+
+
 # ---- the schema ---------------------------------------------------------------------------------
 
 def test_schema_accepts_the_demo_apps_file():

@@ -7,6 +7,7 @@ target's artifacts are exported once, on first use, and shared by the tests of t
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import sys
@@ -21,6 +22,7 @@ import torch
 from ai_edge_litert.interpreter import Interpreter
 from small_models import (
     FP32_TOLERANCE,
+    ForgetfulInternalStateModel,
     LABELS,
     MIN_INT8_CORRELATION,
     SPEC,
@@ -33,10 +35,10 @@ from small_models import (
     stream_logits,
 )
 from stsm_edge.converters import TARGETS, ExportJob, export_artifact, get_converter
-from stsm_edge.converters.coreml import check_structure, describe
+from stsm_edge.converters.coreml import check_states, check_structure, describe
 from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 
-from stsm_edge.errors import ArtifactError, OptionError, TargetUnavailable
+from stsm_edge.errors import ArtifactError, InputError, OptionError, TargetUnavailable
 from stsm_edge.forms import build_form, form_inputs
 from stsm_edge.runtimes.base import open_runtime
 
@@ -71,6 +73,23 @@ def exported(model, frames, tmp_path_factory):
         return made[target]
 
     return grid
+
+
+@pytest.fixture(scope="module")
+def internal(model, frames, tmp_path_factory):
+    """internal(target) -> {precision: ExportResult} of the stream form with its states kept inside the program."""
+    made: dict = {}
+
+    def pair(target: str) -> dict:
+        if target not in made:
+            out = tmp_path_factory.mktemp(f"{target}_internal")
+            made[target] = {precision: export_artifact(model, target, "stream", precision, out, frames["calibration"],
+                                                       frames["held_out"][: 2 * T], LABELS, SPEC,
+                                                       options={"state": "internal"}, name=f"internal_{precision}")
+                            for precision in ("fp32", "int8")}
+        return made[target]
+
+    return pair
 
 
 # ---- what every runnable target promises --------------------------------------------------------
@@ -123,6 +142,23 @@ def test_int8_stream_tracks_the_float_stream(exported, frames, target):
     assert centred_correlation(int8_logits, float_logits) >= MIN_INT8_CORRELATION
     # ...and the int8 stream follows its own frames: pairing it with the next frame's fp32 logits scores lower.
     assert centred_correlation(int8_logits[1:], float_logits[:-1]) < centred_correlation(int8_logits, float_logits)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_state_internal_is_an_option_of_the_targets_that_can_keep_states_inside(model, frames, tmp_path, target):
+    if not get_converter(target).can_keep_state_inside():
+        with pytest.raises(OptionError, match=f"unknown {target} option 'state'") as info:
+            export_artifact(model, target, "stream", "fp32", tmp_path, [], frames["held_out"], LABELS, SPEC,
+                            options={"state": "internal"})
+        assert "\n" not in str(info.value)
+        return
+    with pytest.raises(OptionError, match="state 'inside'; choose one of explicit, internal"):
+        export_artifact(model, target, "stream", "fp32", tmp_path, [], frames["held_out"], LABELS, SPEC,
+                        options={"state": "inside"})
+    with pytest.raises(InputError, match="the clip form carries no state"):
+        export_artifact(model, target, "clip", "fp32", tmp_path, [], frames["held_out"], LABELS, SPEC,
+                        options={"state": "internal"})
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -266,6 +302,84 @@ def test_executorch_int8_delegate_runs_float_only_the_leading_convs(exported, mo
         assert len(floats) == leading, (leading, floats)
 
 
+# ---- ExecuTorch, states kept inside the program -------------------------------------------------
+
+def internal_stream_logits(result, frames) -> list:
+    """Per-frame logits of a program that keeps its states inside, from a fresh stream (reset first)."""
+    runtime = open_runtime(result.path, result.sidecar)
+    runtime.reset()
+    return runtime.stream([frame[None] for frame in frames], runtime.initial_states())[0]
+
+
+def test_executorch_internal_state_takes_the_frame_alone_and_lists_its_states(internal, exported):
+    explicit = exported("executorch")["stream", "fp32"].sidecar
+    for precision, result in internal("executorch").items():
+        sidecar = result.sidecar
+        assert sidecar["state"] == "internal" and explicit["state"] == "explicit"
+        assert [t["name"] for t in sidecar["inputs"]] == ["frame"], precision
+        assert [t["name"] for t in sidecar["outputs"]] == ["logits"], precision
+        assert sidecar["states"] == explicit["states"] and len(sidecar["states"]) == 10
+        # One delegate runs the model; only the write-back of each new state into its buffer stays outside it.
+        delegation = sidecar["delegation"]
+        assert delegation["subgraphs"] == 1 and delegation["non_delegated_ops"] == ["copy_.default"], delegation
+        assert delegation["non_delegated_compute_nodes"] == len(sidecar["states"])
+
+
+def test_executorch_internal_fp32_stream_equals_the_explicit_stream_and_the_causal_clip(internal, exported, model,
+                                                                                         frames):
+    result = internal("executorch")["fp32"]
+    assert result.parity["passed"] and result.parity["per_frame"]["max_abs_diff"] <= FP32_TOLERANCE
+    held_out = frames["held_out"]
+    explicit = np.stack(stream_logits(exported("executorch")["stream", "fp32"], held_out))
+    assert np.abs(np.stack(internal_stream_logits(result, held_out)) - explicit).max() <= 1e-5
+    runtime = open_runtime(result.path, result.sidecar)
+    for clip in clips_of(held_out)[:3]:
+        with torch.no_grad():
+            expected = model(torch.from_numpy(clip), return_frame_logits=True)[0].numpy()
+        assert np.abs(runtime.clip_logits(clip[0]) - expected.mean(0)).max() <= FP32_TOLERANCE
+        runtime.reset()
+        got = np.stack(runtime.stream([frame[None] for frame in clip[0]], [])[0])
+        assert np.abs(got - expected).max() <= FP32_TOLERANCE
+
+
+def test_executorch_internal_state_persists_between_calls_until_reset(internal):
+    result = internal("executorch")["fp32"]
+    clip = clips_of(split_frames(8)["held_out"])[0][0]
+    runtime = open_runtime(result.path, result.sidecar)
+    first = np.stack(runtime.stream([frame[None] for frame in clip], [])[0])
+    going_on = np.stack(runtime.stream([frame[None] for frame in clip], [])[0])
+    assert np.abs(going_on - first).max() > 1e-2  # the states of the first pass are still in the program
+    runtime.reset()
+    assert np.array_equal(np.stack(runtime.stream([frame[None] for frame in clip], [])[0]), first)
+
+
+def test_executorch_internal_int8_tracks_the_float_stream(internal, frames):
+    held_out = frames["held_out"]
+    result = internal("executorch")["int8"]
+    assert "vs_fake_quant" in result.parity and result.sidecar["quantization"]["calibration_samples"] > 0
+    float_logits = internal_stream_logits(internal("executorch")["fp32"], held_out)
+    int8_logits = internal_stream_logits(result, held_out)
+    assert np.isfinite(np.stack(int8_logits)).all()
+    assert centred_correlation(int8_logits, float_logits) >= MIN_INT8_CORRELATION
+    assert centred_correlation(int8_logits[1:], float_logits[:-1]) < centred_correlation(int8_logits, float_logits)
+
+
+def test_executorch_program_that_never_writes_its_states_back_fails_the_clip_comparison(model, frames, tmp_path,
+                                                                                         monkeypatch):
+    """Why stream == clip is checked against the clip model: verification compares with the eager form, which
+    here forgets in the same way, so it passes; the clip model does not forget."""
+    import stsm_edge.forms
+
+    monkeypatch.setattr(stsm_edge.forms, "InternalStateModel", ForgetfulInternalStateModel)
+    result = export_artifact(model, "executorch", "stream", "fp32", tmp_path, [], frames["held_out"][: 2 * T], LABELS,
+                             SPEC, options={"state": "internal"})
+    assert result.parity["passed"]
+    clip = clips_of(frames["held_out"])[0]
+    with torch.no_grad():
+        expected = model(torch.from_numpy(clip), return_frame_logits=True)[0].numpy()
+    assert np.abs(np.stack(internal_stream_logits(result, list(clip[0]))) - expected).max() > 1e-2
+
+
 # ---- CoreML: structure only off macOS -----------------------------------------------------------
 
 # Conv2d layers of STSM-MobileNetV2 (52) plus the classifier's linear layer.
@@ -277,10 +391,12 @@ def saved_structure(result) -> dict:
     return describe(ct.utils.load_spec(str(result.path)))
 
 
-def job_for(model, form: str, precision: str) -> ExportJob:
-    spec = build_form(model, form, *SPEC.size)
+def job_for(model, form: str, precision: str, state: str = "explicit") -> ExportJob:
+    spec = build_form(model, form, *SPEC.size, state)
     inputs = tuple(torch.zeros(t["shape"]) for t in spec.inputs)
-    return ExportJob("probe", form, precision, spec.module, inputs, spec.input_names, spec.output_names, [])
+    options = get_converter("coreml").options({"state": state})
+    return ExportJob("probe", form, precision, spec.module, inputs, spec.input_names, spec.output_names, [], options,
+                     spec.states)
 
 
 def test_coreml_structural_check_reports_the_names_shapes_float_io_and_weights(exported):
@@ -344,6 +460,43 @@ def test_coreml_verify_structure_rejects_a_damaged_package(exported, model, tmp_
     (damaged / "Manifest.json").unlink()
     with pytest.raises(ArtifactError, match="not a readable CoreML model"):
         get_converter("coreml").verify_structure(damaged, job_for(model, "clip", "fp32"))
+
+
+def test_coreml_internal_state_is_an_ios18_stateful_model(internal):
+    """The frame is the only input and the logits the only output; each state is declared with its name, shape and
+    fp16 (CoreML's only state dtype), read once (the previous frame's) and written once (this frame's)."""
+    for precision, result in internal("coreml").items():
+        structure = result.sidecar["parity"]["structural"]
+        assert structure == saved_structure(result), precision
+        states = result.sidecar["states"]
+        assert len(states) == 10 and all(s["dtype"] == "float16" for s in states)
+        assert [(t["name"], t["shape"]) for t in structure["inputs"]] == [("frame", [1, 3, *SPEC.size])]
+        assert [t["name"] for t in structure["outputs"]] == ["logits"]
+        assert structure["states"] == [{"name": s["name"], "shape": s["shape"], "dtype": "fp16"} for s in states]
+        assert structure["state_reads"] == structure["state_writes"] == {s["name"]: 1 for s in states}
+        assert structure["deployment_target"] == "iOS18"
+        assert structure["weight_dtypes"] == {WEIGHT_DTYPES[precision]: WEIGHTED_LAYERS}, precision
+        assert ("quantize" in structure["op_histogram"]) == (precision == "int8")
+
+
+def test_coreml_state_check_rejects_a_mismatch(internal, model):
+    stateful = saved_structure(internal("coreml")["fp32"])
+    job = job_for(model, "stream", "fp32", state="internal")
+    check_structure(stateful, job)  # the matching job passes
+    unwritten = copy.deepcopy(stateful)
+    first = job.states[0].name
+    del unwritten["state_writes"][first]
+    with pytest.raises(ArtifactError, match=f"{first}' is read 1 and written 0 times"):
+        check_structure(unwritten, job)
+    halved = copy.deepcopy(stateful)
+    halved["states"][0]["dtype"] = "fp32"
+    with pytest.raises(ArtifactError, match="is not fp16"):
+        check_structure(halved, job)
+    explicit_job = job_for(model, "stream", "fp32")
+    with pytest.raises(ArtifactError, match="inputs"):
+        check_structure(stateful, explicit_job)
+    with pytest.raises(ArtifactError, match="CoreML states are"):  # a model that carries its states declares none
+        check_states(stateful, explicit_job)
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="CoreML predicts on macOS")

@@ -143,7 +143,13 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
                             ({**data, "version": 99}, "newer"),
                             ({**data, "form": "video"}, r"form: 'video' is not one of \['clip', 'stream'\]"),
                             ({**data, "inputs": [{"name": "x", "shape": [1]}]}, r"inputs\[0\]: 'dtype' is a required"),
-                            ({**data, "time_step": {"seconds": 0}}, "time_step")]:
+                            ({**data, "time_step": {"seconds": 0}}, "time_step"),
+                            ({**data, "state": "inside"}, r"state: 'inside' is not one of \['explicit', 'internal'\]"),
+                            ({**data, "state": "internal"}, "form: 'stream' was expected"),
+                            ({**data, "form": "stream", "state": "internal", "inputs": data["inputs"] * 2},
+                             r"inputs: 2 entries, at most 1 allowed \(a stream that keeps its states inside"),
+                            ({**data, "preprocess": {**data["preprocess"], "mean": [0.5]}},
+                             "preprocess.mean: 1 entries, at least 3 needed")]:
         with pytest.raises(ArtifactError, match=message):
             validate_sidecar(broken)
     assert np.isfinite(result.parity["vs_fp32"]["max_abs_diff"])
@@ -152,9 +158,9 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
 # ---- the int8 bar: a correct artifact passes it, a damaged one fails it -----------------------------
 
 @pytest.fixture(scope="module")
-def default_int8_stream(tmp_path_factory):
-    """The default model's int8 streaming ONNX file, calibrated on motion train clips and verified on val clips
-    (every class moving, unlike a real video's mostly still frames): the bar needs trained weights to mean anything."""
+def default_motion(tmp_path_factory):
+    """The default model with motion train frames (calibration) and val frames (verification): every class moving,
+    unlike a real video's mostly still frames. The bar needs trained weights to mean anything."""
     from stsm_edge.data.motion import make_motion_data
     from stsm_edge.defaults import default_model
     from stsm_edge.preprocess import preprocess
@@ -164,10 +170,28 @@ def default_int8_stream(tmp_path_factory):
                               splits=("train", "val"))
     frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(motion / f"{split}.txt", 144, stride)]
               for split, stride in (("train", 2), ("val", 1))}
-    result = export_artifact(bundle.model, "onnx", "stream", "int8", tmp_path_factory.mktemp("int8"), frames["train"],
-                             frames["val"], bundle.labels, bundle.preprocess)
-    form = build_form(bundle.model, "stream", *bundle.preprocess.size)
+    return bundle, frames
+
+
+def default_int8(default_motion, target: str, out, state: str = "explicit"):
+    """(result, eager form, verification feed) of the default model's int8 stream for `target`."""
+    bundle, frames = default_motion
+    result = export_artifact(bundle.model, target, "stream", "int8", out, frames["train"], frames["val"], bundle.labels,
+                             bundle.preprocess, options={"state": state} if state != "explicit" else None)
+    form = build_form(bundle.model, "stream", *bundle.preprocess.size, state)
     return result, form.module, form_inputs(form, frames["val"], bundle.model.n_segments)
+
+
+@pytest.fixture(scope="module")
+def default_int8_stream(default_motion, tmp_path_factory):
+    """The default model's int8 streaming ONNX file."""
+    return default_int8(default_motion, "onnx", tmp_path_factory.mktemp("int8"))
+
+
+@pytest.fixture(scope="module")
+def default_int8_internal_stream(default_motion, tmp_path_factory):
+    """The default model's int8 streaming ExecuTorch program that keeps its states inside."""
+    return default_int8(default_motion, "executorch", tmp_path_factory.mktemp("int8_internal"), "internal")
 
 
 def _zero_states(model) -> None:
@@ -215,4 +239,29 @@ def test_a_damaged_int8_stream_fails_the_bar(default_int8_stream, damage, tmp_pa
     damaged = tmp_path / result.path.name
     onnx.save(model, str(damaged))
     parity = verify_artifact(damaged, result.sidecar, reference, feed)
+    assert not parity["passed"], parity
+
+
+def test_an_int8_program_that_keeps_its_states_inside_passes_the_bar(default_int8_internal_stream):
+    result, _, _ = default_int8_internal_stream
+    assert result.parity["passed"], result.parity
+    assert result.sidecar["state"] == "internal" and [t["name"] for t in result.sidecar["inputs"]] == ["frame"]
+
+
+def test_an_int8_program_that_forgets_its_states_between_frames_fails_the_bar(default_int8_internal_stream,
+                                                                            monkeypatch):
+    """The same program loaded afresh before every frame: each frame sees the zero fill, as if the write-back of
+    the states into their buffers were lost."""
+    from stsm_edge.converters.base import verify_artifact
+    from stsm_edge.runtimes.executorch import ExecuTorchRuntime
+
+    result, reference, feed = default_int8_internal_stream
+    run = ExecuTorchRuntime._run
+
+    def forgetful(runtime, inputs):
+        runtime._method = runtime._load_forward()
+        return run(runtime, inputs)
+
+    monkeypatch.setattr(ExecuTorchRuntime, "_run", forgetful)
+    parity = verify_artifact(result.path, result.sidecar, reference, feed)
     assert not parity["passed"], parity

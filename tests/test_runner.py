@@ -1,4 +1,5 @@
-"""The runner, `stsm-edge run` and the webcam script on real videos, with a small checkpoint (eager)."""
+"""The runner, `stsm-edge run` and the webcam script on real videos, with a small checkpoint (eager, and as ExecuTorch
+streams whose states are carried or kept inside the program)."""
 
 import os
 import subprocess
@@ -15,6 +16,7 @@ from stsm_edge.errors import ArtifactError, InputError
 from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runner import FrameBufferRunner
+from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
@@ -67,6 +69,44 @@ def test_reset_restores_a_fresh_runner(checkpoint, frames):
     third = [fresh.step(f) for f in frames[:10]]
     for a, b, c in zip(first, again, third):
         assert a.top == b.top == c.top and a.raw_top == b.raw_top == c.raw_top
+
+
+@pytest.fixture(scope="module")
+def executorch_streams(checkpoint, tmp_path_factory):
+    """The checkpoint's fp32 ExecuTorch stream, states carried (explicit) and kept inside the program (internal)."""
+    from stsm_edge.converters import export_artifact
+
+    bundle = load_model(checkpoint)
+    out = tmp_path_factory.mktemp("pte")
+    return {state: export_artifact(bundle.model, "executorch", "stream", "fp32", out, [], real_frames(2 * T, "cup.mp4"),
+                                   bundle.labels, bundle.preprocess, options={"state": state}, name=state).path
+            for state in ("explicit", "internal")}
+
+
+def test_runner_streams_a_program_that_keeps_its_states_inside_like_one_that_carries_them(executorch_streams,
+                                                                                         checkpoint, frames):
+    runners = {state: small_runner(path, top_k=3) for state, path in executorch_streams.items()}
+    eager = small_runner(checkpoint, top_k=3)
+    for frame in frames[:12]:
+        internal, explicit, reference = (r.step(frame) for r in (runners["internal"], runners["explicit"], eager))
+        assert [label for label, _ in internal.raw_top] == [label for label, _ in explicit.raw_top]
+        assert [label for label, _ in internal.raw_top] == [label for label, _ in reference.raw_top]
+        assert np.allclose([p for _, p in internal.raw_top], [p for _, p in explicit.raw_top], atol=1e-5)
+        assert internal.label == explicit.label and abs(internal.score - explicit.score) < 1e-5
+
+
+def test_a_runner_starts_its_stream_from_zero_states_inside_the_program(executorch_streams, frames):
+    """The runner resets the program when it starts and on reset, whatever ran through the program before."""
+    fresh_runner = small_runner(executorch_streams["internal"])
+    fresh = [fresh_runner.step(f) for f in frames[:6]]
+    used = open_runtime(executorch_streams["internal"])
+    used.stream([preprocess(f, SPEC)[None] for f in frames[10:16]], [])  # leaves states from other frames inside
+    runner = FrameBufferRunner(used, pacing=False)
+    again = [runner.step(f) for f in frames[:6]]
+    runner.reset()
+    third = [runner.step(f) for f in frames[:6]]
+    for a, b, c in zip(fresh, again, third):
+        assert a.raw_top == b.raw_top == c.raw_top
 
 
 def test_clip_form_runs_a_clip_every_stride(checkpoint, frames):

@@ -1,10 +1,12 @@
-"""Frame-by-frame streaming equals the causal clip model, with the shift's memory as explicit state."""
+"""Frame-by-frame streaming equals the causal clip model, with the shift's memory as explicit state or kept inside."""
 
+import numpy as np
 import pytest
 import torch
+from small_models import SPEC, ForgetfulInternalStateModel, T, real_frames, small_causal_model
 
 from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
-from stsm_edge.streaming import initial_states, state_spec, to_streaming
+from stsm_edge.streaming import InternalStateModel, initial_states, reset_states, state_spec, to_streaming
 
 
 def stream_logits(model, frames):
@@ -71,3 +73,70 @@ def test_streaming_model_exports():
     want = streaming(*inputs)
     assert all(torch.equal(a, b) for a, b in zip(got, want))
     assert len(program.graph_signature.user_outputs) == 1 + len(inputs) - 1
+
+
+# ---- the states kept inside: one frame in, logits out -------------------------------------------
+# A random network's logits are ~1e-9 (small_models explains why), so these use the small model with O(1) logits
+# on real frames: a wrong state then moves the logits far beyond the 1e-5 bar.
+
+@pytest.fixture(scope="module")
+def small():
+    """(model, 16 real frames as a (16, 3, H, W) tensor, the causal clip model's per-frame logits)."""
+    frames = real_frames(16)
+    model = small_causal_model(frames).eval()
+    stacked = torch.from_numpy(np.stack(frames))
+    with torch.no_grad():
+        clip = torch.cat([model(stacked[i : i + T].unsqueeze(0), return_frame_logits=True)[0]
+                          for i in range(0, 16, T)])
+    return model, stacked, clip
+
+
+def internal_stream_logits(internal: InternalStateModel, frames: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([internal(frames[t : t + 1])[0] for t in range(frames.shape[0])])
+
+
+def internal_form(model, size) -> InternalStateModel:
+    streaming = to_streaming(model)
+    return InternalStateModel(streaming, state_spec(streaming, *size)).eval()
+
+
+def test_internal_states_stream_like_the_causal_clip_and_reset_starts_over(small):
+    model, frames, clip = small
+    internal = internal_form(model, SPEC.size)
+    assert clip.abs().max() > 0.5
+    streamed = []
+    for start in range(0, 16, T):  # each T-frame clip a new stream
+        internal.reset()
+        streamed.append(internal_stream_logits(internal, frames[start : start + T]))
+        assert (streamed[-1] - clip[start : start + T]).abs().max() <= 1e-5, start
+    # Without a reset the stream goes on: the first clip again continues from the last clip's frames.
+    assert (internal_stream_logits(internal, frames[:T]) - clip[:T]).abs().max() > 1e-2
+    internal.reset()
+    assert torch.equal(internal_stream_logits(internal, frames[:T]), streamed[0])
+
+
+def test_a_model_that_never_writes_its_states_back_fails_the_clip_comparison(small):
+    model, frames, clip = small
+    streaming = to_streaming(model)
+    forgetful = ForgetfulInternalStateModel(streaming, state_spec(streaming, *SPEC.size)).eval()
+    got = torch.cat([internal_stream_logits(forgetful, frames[i : i + T]) for i in range(0, 16, T)])
+    assert (got[0] - clip[0]).abs().max() <= 1e-5  # frame 0 reads the zero fill either way
+    assert (got - clip).abs().max() > 1e-2
+
+
+def test_internal_states_export_as_mutated_buffers_named_like_the_states():
+    model = stsm_mobilenet_v2(num_classes=3, n_segments=4, causal=True, width_mult=0.35).eval()
+    internal = internal_form(model, (64, 64))
+    frame = torch.randn(1, 3, 64, 64)
+    program = torch.export.export(internal, (frame,)).run_decompositions({})
+    signature = program.graph_signature
+    assert [spec.arg.name for spec in signature.input_specs if spec.kind.name == "USER_INPUT"] == ["frame"]
+    assert sorted(signature.buffers_to_mutate.values()) == sorted(internal.state_names)
+    assert len(signature.user_outputs) == 1
+    assert all(float(getattr(internal, name).abs().sum()) == 0 for name in internal.state_names)  # export ran no frame
+    graph = torch.export.export(internal, (frame,)).module()
+    graph(frame)
+    assert any(float(b.abs().sum()) > 0 for name, b in graph.named_buffers() if name in internal.state_names)
+    reset_states(graph)  # reaches a graph's buffers by their names
+    assert all(float(b.abs().sum()) == 0 for name, b in graph.named_buffers() if name in internal.state_names)

@@ -77,14 +77,25 @@ class Runtime(ABC):
 
         return PreprocessSpec.from_dict(self.sidecar["preprocess"])
 
+    @property
+    def keeps_state_inside(self) -> bool:
+        """A streaming program that holds its states itself: it takes the frame alone, and `reset` starts a stream."""
+        return self.sidecar.get("state", "explicit") == "internal"
+
     def initial_states(self) -> list[np.ndarray]:
-        """Zero states of a streaming artifact (what a fresh runner starts from); none for a clip artifact."""
+        """Zero states of a streaming artifact (what a fresh runner starts from); none for a clip artifact, or for a
+        program that keeps its states inside (reset it instead)."""
         if self.form != "stream":
             return []
         return [np.zeros(spec["shape"], np.float32) for spec in self.sidecar["inputs"][1:]]
 
+    def reset(self) -> None:
+        """Start a new stream. Explicit states are the caller's to zero (`initial_states`); an adapter whose
+        program keeps them inside overrides this."""
+
     def stream(self, frames, states: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per-frame logits of (1, 3, H, W) frames run in order, each frame's states fed to the next."""
+        """Per-frame logits of (1, 3, H, W) frames run in order, each frame's states fed to the next (a program
+        that keeps its states inside takes and returns none: it continues from where its last call left off)."""
         outputs = []
         for frame in frames:
             logits, *states = self.run([frame, *states])
@@ -95,6 +106,7 @@ class Runtime(ABC):
         """TSN logits of one (T, 3, H, W) clip: a clip pass, or the mean of the T streamed frames' logits
         from zero states (equal for a causal model, whose frame t sees only frames <= t)."""
         if self.form == "stream":
+            self.reset()
             return np.mean(self.stream([frame[None] for frame in clip], self.initial_states())[0], axis=0)
         return self.run([clip[None]])[0][0]
 

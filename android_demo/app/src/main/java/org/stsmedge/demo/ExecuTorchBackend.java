@@ -13,21 +13,46 @@ import org.stsmedge.core.TensorData;
  * with one {@code EValue.from(Tensor.fromBlob(...))} per sidecar input, and the outputs read back with
  * {@code toTensor().getDataAsFloatArray()} (or the int8 / uint8 getters).
  *
+ * <p>A program that keeps its streaming states inside (sidecar "state": "internal") holds them in
+ * mutable buffers that loading its method sets to zeros. {@link #reset()} starts a new stream by loading
+ * the program again: {@code Module} has no unload, and it gives every method its own memory, so a
+ * separate "reset" method in the program would zero its own copy of the states, not forward's.
+ *
  * <p>No Android imports on purpose: run_host_tests.sh compiles this file against signature stubs of
  * the pinned ExecuTorch API, so a call that the library does not have fails on the host too.
  */
 public final class ExecuTorchBackend implements Backend {
-  private final Module module;
+  private final String ptePath;
   private final int threads;
+  private final boolean statesInside;
+  private Module module;
+  private boolean fresh; // no frame has run since the program was loaded: its internal states are zeros
 
   /**
    * @param ptePath absolute path of the .pte file (assets must be copied to a file first)
    * @param threads XNNPACK threads; 0 lets ExecuTorch pick a hardware default
+   * @param statesInside the sidecar's {@code Metadata.statesInside}: the program keeps its states itself
    */
-  public ExecuTorchBackend(String ptePath, int threads) {
+  public ExecuTorchBackend(String ptePath, int threads, boolean statesInside) {
+    this.ptePath = ptePath;
     this.threads = threads;
-    this.module = Module.load(ptePath, Module.LOAD_MODE_MMAP, threads);
-    module.loadMethod("forward"); // load now, not on the first camera frame
+    this.statesInside = statesInside;
+    this.module = load();
+  }
+
+  private Module load() {
+    Module loaded = Module.load(ptePath, Module.LOAD_MODE_MMAP, threads);
+    loaded.loadMethod("forward"); // load now, not on the first camera frame
+    fresh = true;
+    return loaded;
+  }
+
+  @Override
+  public void reset() {
+    if (statesInside && !fresh) {
+      module.destroy();
+      module = load();
+    }
   }
 
   @Override
@@ -37,6 +62,7 @@ public final class ExecuTorchBackend implements Backend {
       args[i] = EValue.from(toExecuTorch(inputs[i]));
     }
     EValue[] results = module.forward(args);
+    fresh = false;
     if (results == null || results.length == 0) {
       throw new IllegalStateException("ExecuTorch forward returned nothing (module destroyed or failed to run)");
     }

@@ -206,12 +206,13 @@ public class MainActivity extends AppCompatActivity {
             + " (stsm-edge export --form stream)");
       }
       long start = SystemClock.elapsedRealtimeNanos();
-      ExecuTorchBackend backend = new ExecuTorchBackend(model.pte.getAbsolutePath(), threads);
+      ExecuTorchBackend backend = new ExecuTorchBackend(model.pte.getAbsolutePath(), threads, m.statesInside);
       session = new StreamingSession(m, backend, SmoothingConfig.defaults(), TOP_K, pacer(m));
       fps.reset();
       stepRate.reset();
-      status(String.format(Locale.US, "%s (%s, %s %s) from %s, %d states, %s, %s, loaded in %.0f ms", m.artifact,
-          m.target, m.form, m.precision, model.origin, m.states.size(), backend.describe(),
+      status(String.format(Locale.US, "%s (%s, %s %s) from %s, %d states %s, %s, %s, loaded in %.0f ms", m.artifact,
+          m.target, m.form, m.precision, model.origin, m.states.size(), m.statesInside ? "inside" : "carried",
+          backend.describe(),
           describePacing(session.pacer(), m), (SystemClock.elapsedRealtimeNanos() - start) / 1e6));
     } catch (Exception | LinkageError exc) {
       session = null;

@@ -1,8 +1,8 @@
 package org.stsmedge.core;
 
 /**
- * Benchmark mode: N frames through {@code forward(frame, *states)} with the states carried, as live
- * recognition runs it. Metric "frame_latency_ms": one step = build the inputs (quantizing where the
+ * Benchmark mode: N frames through {@code forward(frame, *states)} with the states carried (or kept inside
+ * the program), as live recognition runs it. Metric "frame_latency_ms": one step = build the inputs (quantizing where the
  * sidecar says), the backend's forward, take the outputs (dequantize, swap states). Preprocessing and
  * smoothing are not in it (the UI reports them live, per model step).
  */
@@ -15,6 +15,7 @@ public final class Benchmark {
     if (iterations < 1 || warmup < 0) {
       throw new IllegalArgumentException("need iterations >= 1 and warmup >= 0");
     }
+    backend.reset();
     StateBook states = new StateBook(metadata);
     for (int i = 0; i < warmup; i++) {
       states.absorb(backend.forward(states.inputs(frame)));

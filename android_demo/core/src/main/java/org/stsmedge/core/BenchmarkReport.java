@@ -54,6 +54,9 @@ public final class BenchmarkReport {
     row.put("mean", stats.mean);
     row.put("iterations", (long) stats.iterations);
     row.put("warmup", (long) warmup);
+    if (metadata.statesInside) {
+      row.put("state", "internal"); // the results schema's optional field; absent means carried
+    }
     results.add(row);
     return this;
   }

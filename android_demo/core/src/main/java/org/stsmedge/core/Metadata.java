@@ -30,6 +30,12 @@ public final class Metadata {
   public final List<TensorSpec> inputs;
   public final List<TensorSpec> outputs;
   public final List<TensorSpec> states;
+  /**
+   * Where a stream keeps its states: false, the caller carries them (state inputs, new-state outputs); true, the
+   * program keeps them inside (sidecar "state": "internal"), takes the frame alone and returns the logits alone,
+   * and the backend's {@link Backend#reset()} starts a new stream.
+   */
+  public final boolean statesInside;
   /** The model's time step (time between two training frames) in seconds; empty when the sidecar records none. */
   public final OptionalDouble timeStepSeconds;
   /** Everything the file holds (model config, provenance, parity...), as parsed. */
@@ -78,6 +84,7 @@ public final class Metadata {
     outputs = tensors(data, "outputs", source);
     states = tensors(data, "states", source);
     timeStepSeconds = timeStep(data.get("time_step"), source);
+    statesInside = statesInside(data.get("state"), source);
     @SuppressWarnings("unchecked")
     Map<String, Object> model = (Map<String, Object>) data.get("model");
     List<?> rawLabels = (List<?>) data.get("labels");
@@ -104,6 +111,11 @@ public final class Metadata {
   private void checkStream(String source) {
     if (inputs.isEmpty() || outputs.isEmpty()) {
       throw new MetadataException(source + ": a stream artifact needs a frame input and a logits output");
+    }
+    if (statesInside && (inputs.size() != 1 || outputs.size() != 1)) {
+      throw new MetadataException(source + ": a stream that keeps its states inside takes the frame alone and "
+          + "returns the logits alone, but the sidecar lists " + inputs.size() + " inputs and " + outputs.size()
+          + " outputs");
     }
     if (inputs.size() != outputs.size()) {
       throw new MetadataException(source + ": " + inputs.size() + " inputs but " + outputs.size()
@@ -161,6 +173,17 @@ public final class Metadata {
     return Collections.unmodifiableList(out);
   }
 
+  /** Optional ("explicit" when absent), so sidecars from before it stay valid. */
+  private static boolean statesInside(Object value, String source) {
+    if (value == null || "explicit".equals(value)) {
+      return false;
+    }
+    if ("internal".equals(value)) {
+      return true;
+    }
+    throw new MetadataException(source + ": 'state' must be 'explicit' or 'internal', got " + value);
+  }
+
   /** Optional, so sidecars from before it and foreign checkpoints (which know no step) stay valid. */
   private static OptionalDouble timeStep(Object value, String source) {
     if (value == null) {
@@ -207,7 +230,7 @@ public final class Metadata {
     return outputs.subList(Math.min(1, outputs.size()), outputs.size());
   }
 
-  /** Bytes of state carried between frames (as stored on the host: float32). */
+  /** Bytes of state the host carries between frames (as stored on the host: float32); none when kept inside. */
   public long stateBytes() {
     long total = 0;
     for (TensorSpec spec : stateInputs()) {

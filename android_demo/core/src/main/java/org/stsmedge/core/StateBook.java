@@ -7,7 +7,8 @@ import java.util.List;
  * The streaming states of a stream artifact, carried from one frame to the next, exactly as
  * {@code FrameBufferRunner._stream} carries them: zeros at the start and after {@link #reset()},
  * {@code [frame, *states]} in, {@code [logits, *new_states]} out, the new states become the next
- * frame's states. Shapes come from the sidecar's inputs[1:]. States are kept as float32 (like the
+ * frame's states. Shapes come from the sidecar's inputs[1:]: none for a program that keeps its states
+ * inside, whose book then holds only the frame in and the logits out. States are kept as float32 (like the
  * Python runtimes' dequantized arrays) and quantized on the way in where the sidecar says so, so a
  * state whose output and input scales differ is requantized correctly.
  */

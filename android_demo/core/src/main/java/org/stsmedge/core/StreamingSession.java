@@ -4,8 +4,10 @@ import java.util.List;
 
 /**
  * Live recognition on a stream artifact, one frame at a time: pace -> preprocess -> {@code forward(frame,
- * *states)} on the {@link Backend} -> carry the new states -> smooth -> top-k. The Java twin of
- * {@code FrameBufferRunner.step} for the stream form. Frames are paced by their timestamps to the model's
+ * *states)} on the {@link Backend} -> carry the new states -> smooth -> top-k (a program that keeps its
+ * states inside gets the frame alone, and carries them itself). The Java twin of
+ * {@code FrameBufferRunner.step} for the stream form. A session starts a stream when it is made and on
+ * {@link #reset()}: both reset the backend too. Frames are paced by their timestamps to the model's
  * time step ({@link StepPacer}): a frame that is not a model step is neither preprocessed nor run, and shows
  * the latest result again. Not thread safe: one analysis thread drives it.
  */
@@ -27,7 +29,8 @@ public final class StreamingSession implements AutoCloseable {
   private Prediction latest; // the last model step's result, shown again on the frames in between
 
   /** Paced at the sidecar's time step, else at {@link StepPacer#DEFAULT_STEP_SECONDS}. */
-  public StreamingSession(Metadata metadata, Backend backend, SmoothingConfig smoothing, int topK) {
+  public StreamingSession(Metadata metadata, Backend backend, SmoothingConfig smoothing, int topK)
+      throws Exception {
     this(metadata, backend, smoothing, topK, StepPacer.forModel(metadata));
   }
 
@@ -35,12 +38,13 @@ public final class StreamingSession implements AutoCloseable {
    * Paced by {@code pacer}: {@code new StepPacer(seconds)} overrides the model's step, {@link
    * StepPacer#everyFrame()} turns pacing off. The session owns the pacer (reset resets it).
    */
-  public StreamingSession(Metadata metadata, Backend backend, SmoothingConfig smoothing, int topK, StepPacer pacer) {
+  public StreamingSession(Metadata metadata, Backend backend, SmoothingConfig smoothing, int topK, StepPacer pacer)
+      throws Exception {
     this(metadata, backend, smoothing, topK, pacer, System::nanoTime);
   }
 
   public StreamingSession(Metadata metadata, Backend backend, SmoothingConfig smoothing, int topK, StepPacer pacer,
-      Clock clock) {
+      Clock clock) throws Exception {
     this.metadata = metadata;
     this.pacer = pacer;
     this.backend = backend;
@@ -54,6 +58,7 @@ public final class StreamingSession implements AutoCloseable {
       throw new MetadataException(metadata.artifact + ": frame input " + metadata.inputs.get(0)
           + " does not hold a 3x" + metadata.preprocess.height + "x" + metadata.preprocess.width + " frame");
     }
+    backend.reset(); // whatever ran on it before, this session's stream starts from zero states
   }
 
   public Metadata metadata() {
@@ -76,8 +81,12 @@ public final class StreamingSession implements AutoCloseable {
     return pacer;
   }
 
-  /** Back to a fresh session: zero states, no smoothing history, frame count 0, the next frame a step. */
-  public void reset() {
+  /**
+   * Back to a fresh session: zero states (the session's, or the backend's own), no smoothing history, frame count
+   * 0, the next frame a step.
+   */
+  public void reset() throws Exception {
+    backend.reset();
     states.reset();
     smoother.reset();
     pacer.reset();

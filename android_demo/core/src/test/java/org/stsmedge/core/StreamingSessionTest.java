@@ -20,7 +20,7 @@ public class StreamingSessionTest {
     return Metadata.parse(Golden.text("metadata", name), name);
   }
 
-  static StreamingSession unpaced(Metadata m, Backend backend, SmoothingConfig smoothing) {
+  static StreamingSession unpaced(Metadata m, Backend backend, SmoothingConfig smoothing) throws Exception {
     return new StreamingSession(m, backend, smoothing, 3, StepPacer.everyFrame());
   }
 
