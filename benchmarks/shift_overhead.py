@@ -11,14 +11,7 @@ then times them interleaved (one run of each per round, so load changes hit all 
 prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. Each
 converter's `shift_form` default (converters/base.py) is the form this script measured faster on it.
 
-Deploy forms measured on ExecuTorch int8 before one was kept (224^2, width 1.0, 10 shift sites,
-1 thread, 400 interleaved rounds on a loaded 2-core machine; median ratio vs plain, min in brackets):
-  training form: slices + pad + cat                                      x1.154 (x1.229)
-  depthwise conv over both spatial groups, cat([state, conv, rest])       x1.069 (x1.141)
-  depthwise conv over all channels after the T group, cat([state, conv])  x1.073 (x1.139)
-  as above with the T group last, expansion conv columns permuted         x1.064 (x1.106)
-  depthwise conv over ALL channels, T group spliced in by one cat (kept)  x1.063 (x1.094)
-The last three are within noise; the kept one is the simplest and handles the T group anywhere.
+What it measured, and the other forms tried, are in benchmarks/results/shift_overhead_notes.md.
 
     PYTHONPATH=. python benchmarks/shift_overhead.py [--size 224] [--width 1.0] [--rounds 100]
 """

@@ -77,7 +77,8 @@ def exported(model, frames, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def internal(model, frames, tmp_path_factory):
-    """internal(target) -> {precision: ExportResult} of the stream form with its states kept inside the program."""
+    """internal(target) -> {precision: ExportResult} of the stream form with its states kept inside the program:
+    fp32, and for CoreML int8 too (ExecuTorch's int8 one is tested on the default model: test_export_pipeline)."""
     made: dict = {}
 
     def pair(target: str) -> dict:
@@ -86,7 +87,7 @@ def internal(model, frames, tmp_path_factory):
             made[target] = {precision: export_artifact(model, target, "stream", precision, out, frames["calibration"],
                                                        frames["held_out"][: 2 * T], LABELS, SPEC,
                                                        options={"state": "internal"}, name=f"internal_{precision}")
-                            for precision in ("fp32", "int8")}
+                            for precision in (("fp32", "int8") if target == "coreml" else ("fp32",))}
         return made[target]
 
     return pair
@@ -351,17 +352,6 @@ def test_executorch_internal_state_persists_between_calls_until_reset(internal):
     assert np.abs(going_on - first).max() > 1e-2  # the states of the first pass are still in the program
     runtime.reset()
     assert np.array_equal(np.stack(runtime.stream([frame[None] for frame in clip], [])[0]), first)
-
-
-def test_executorch_internal_int8_tracks_the_float_stream(internal, frames):
-    held_out = frames["held_out"]
-    result = internal("executorch")["int8"]
-    assert "vs_fake_quant" in result.parity and result.sidecar["quantization"]["calibration_samples"] > 0
-    float_logits = internal_stream_logits(internal("executorch")["fp32"], held_out)
-    int8_logits = internal_stream_logits(result, held_out)
-    assert np.isfinite(np.stack(int8_logits)).all()
-    assert centred_correlation(int8_logits, float_logits) >= MIN_INT8_CORRELATION
-    assert centred_correlation(int8_logits[1:], float_logits[:-1]) < centred_correlation(int8_logits, float_logits)
 
 
 def test_executorch_program_that_never_writes_its_states_back_fails_the_clip_comparison(model, frames, tmp_path,

@@ -246,6 +246,10 @@ def test_an_int8_program_that_keeps_its_states_inside_passes_the_bar(default_int
     result, _, _ = default_int8_internal_stream
     assert result.parity["passed"], result.parity
     assert result.sidecar["state"] == "internal" and [t["name"] for t in result.sidecar["inputs"]] == ["frame"]
+    # One delegate runs the int8 model; only the write-back of each new state into its buffer stays outside it.
+    delegation = result.sidecar["delegation"]
+    assert delegation["subgraphs"] == 1 and delegation["non_delegated_ops"] == ["copy_.default"], delegation
+    assert delegation["non_delegated_compute_nodes"] == len(result.sidecar["states"])
 
 
 def test_an_int8_program_that_forgets_its_states_between_frames_fails_the_bar(default_int8_internal_stream,
