@@ -1,3 +1,6 @@
+"""Fixtures shared across test modules. An export costs tens of seconds of CPU, so every artifact that more than
+one module checks is exported once per session, here, and the modules check the same file."""
+
 import pytest
 import torch
 
@@ -7,3 +10,80 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# ---- the small causal model (tests/small_models.py) and its artifacts -----------------------------
+
+@pytest.fixture(scope="session")
+def small_frames():
+    from small_models import split_frames
+
+    return split_frames(16)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_frames):
+    from small_models import small_causal_model
+
+    return small_causal_model(small_frames["calibration"])
+
+
+@pytest.fixture(scope="session")
+def small_artifact(small_model, small_frames, tmp_path_factory):
+    """small_artifact(target, form, precision, state="explicit") -> ExportResult of the small model, calibrated on
+    its calibration frames and verified on held-out ones; exported on first use."""
+    from small_models import LABELS, SPEC, T
+    from stsm_edge.converters import export_artifact
+
+    made: dict = {}
+
+    def get(target: str, form: str, precision: str, state: str = "explicit"):
+        key = (target, form, precision, state)
+        if key not in made:
+            made[key] = export_artifact(small_model, target, form, precision,
+                                        tmp_path_factory.mktemp(f"{target}_{form}_{precision}_{state}"),
+                                        small_frames["calibration"], small_frames["held_out"][: 2 * T], LABELS, SPEC,
+                                        options=None if state == "explicit" else {"state": state})
+        return made[key]
+
+    return get
+
+
+# ---- the shipped default model and its int8 streams ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def default_motion(tmp_path_factory):
+    """(default model bundle, motion clips root, {"train": frames, "val": frames}). Seed 0's clips are the default
+    model's own splits (clip i depends only on seed, split and i), so its test clips are ones no training step saw.
+    Every second frame: the rate the model was trained at (T = 8 segments of 16-frame clips). The frames show every
+    class moving, unlike a real video's mostly still ones."""
+    from stsm_edge.data.motion import make_motion_data
+    from stsm_edge.defaults import default_model
+    from stsm_edge.preprocess import preprocess
+    from stsm_edge.video import iter_frames
+
+    bundle = default_model()
+    root = make_motion_data(tmp_path_factory.mktemp("motion") / "m", seed=0, clips_per_class=12)
+    frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(root / f"{split}.txt", 216, stride=2)]
+              for split in ("train", "val")}
+    return bundle, root, frames
+
+
+@pytest.fixture(scope="session")
+def default_int8(default_motion, tmp_path_factory):
+    """default_int8(target, state="explicit") -> ExportResult of the default model's int8 stream, calibrated on train
+    clips and verified (the int8 bar of converters/base.py) on all 27 val clips; exported on first use."""
+    from stsm_edge.converters import export_artifact
+
+    bundle, _, frames = default_motion
+    made: dict = {}
+
+    def get(target: str, state: str = "explicit"):
+        if (target, state) not in made:
+            made[target, state] = export_artifact(bundle.model, target, "stream", "int8",
+                                                  tmp_path_factory.mktemp(f"default_int8_{target}_{state}"),
+                                                  frames["train"], frames["val"], bundle.labels, bundle.preprocess,
+                                                  options=None if state == "explicit" else {"state": state})
+        return made[target, state]
+
+    return get

@@ -2,7 +2,7 @@
 
 Shared checks are parametrised over the targets this OS can run; each target's own promises (names in
 its file format, what stays float, delegation, CoreML's structure) follow in its own section. Every
-target's artifacts are exported once, on first use, and shared by the tests of this module.
+target's artifacts are exported once, on first use, and shared by the session (conftest.small_artifact).
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ import torch
 from ai_edge_litert.interpreter import Interpreter
 from small_models import (
     FP32_TOLERANCE,
-    ForgetfulInternalStateModel,
     LABELS,
     MIN_INT8_CORRELATION,
     SPEC,
+    ForgetfulInternalStateModel,
     T,
     centred_correlation,
     clips_of,
     eager_clip_logits,
-    small_causal_model,
     split_frames,
     stream_logits,
 )
@@ -48,47 +47,32 @@ COREML_PRECISIONS = ("fp32", "fp16", "int8", "int8w")
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return split_frames(16)
+def frames(small_frames):
+    return small_frames
 
 
 @pytest.fixture(scope="module")
-def model(frames):
-    return small_causal_model(frames["calibration"])
+def model(small_model):
+    return small_model
 
 
 @pytest.fixture(scope="module")
-def exported(model, frames, tmp_path_factory):
-    """exported(target) -> {(form, precision): ExportResult}, verified on held-out frames."""
-    made: dict = {}
-
+def exported(small_artifact):
+    """exported(target) -> {(form, precision): ExportResult}, verified on held-out frames (shared by the session)."""
     def grid(target: str) -> dict:
-        if target not in made:
-            out = tmp_path_factory.mktemp(target)
-            precisions = COREML_PRECISIONS if target == "coreml" else ("fp32", "int8")
-            made[target] = {(form, precision): export_artifact(model, target, form, precision, out,
-                                                               frames["calibration"], frames["held_out"][: 2 * T],
-                                                               LABELS, SPEC)
-                            for form in FORMS for precision in precisions}
-        return made[target]
+        precisions = COREML_PRECISIONS if target == "coreml" else ("fp32", "int8")
+        return {(form, precision): small_artifact(target, form, precision) for form in FORMS for precision in precisions}
 
     return grid
 
 
 @pytest.fixture(scope="module")
-def internal(model, frames, tmp_path_factory):
+def internal(small_artifact):
     """internal(target) -> {precision: ExportResult} of the stream form with its states kept inside the program:
     fp32, and for CoreML int8 too (ExecuTorch's int8 one is tested on the default model: test_export_pipeline)."""
-    made: dict = {}
-
     def pair(target: str) -> dict:
-        if target not in made:
-            out = tmp_path_factory.mktemp(f"{target}_internal")
-            made[target] = {precision: export_artifact(model, target, "stream", precision, out, frames["calibration"],
-                                                       frames["held_out"][: 2 * T], LABELS, SPEC,
-                                                       options={"state": "internal"}, name=f"internal_{precision}")
-                            for precision in (("fp32", "int8") if target == "coreml" else ("fp32",))}
-        return made[target]
+        return {precision: small_artifact(target, "stream", precision, "internal")
+                for precision in (("fp32", "int8") if target == "coreml" else ("fp32",))}
 
     return pair
 

@@ -157,41 +157,23 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
 
 # ---- the int8 bar: a correct artifact passes it, a damaged one fails it -----------------------------
 
-@pytest.fixture(scope="module")
-def default_motion(tmp_path_factory):
-    """The default model with motion train frames (calibration) and val frames (verification): every class moving,
-    unlike a real video's mostly still frames. The bar needs trained weights to mean anything."""
-    from stsm_edge.data.motion import make_motion_data
-    from stsm_edge.defaults import default_model
-    from stsm_edge.preprocess import preprocess
-
-    bundle = default_model()
-    motion = make_motion_data(tmp_path_factory.mktemp("motion") / "m", seed=0, clips_per_class=4,
-                              splits=("train", "val"))
-    frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(motion / f"{split}.txt", 144, stride)]
-              for split, stride in (("train", 2), ("val", 1))}
-    return bundle, frames
-
-
-def default_int8(default_motion, target: str, out, state: str = "explicit"):
-    """(result, eager form, verification feed) of the default model's int8 stream for `target`."""
-    bundle, frames = default_motion
-    result = export_artifact(bundle.model, target, "stream", "int8", out, frames["train"], frames["val"], bundle.labels,
-                             bundle.preprocess, options={"state": state} if state != "explicit" else None)
+def with_reference(default_motion, result, state: str = "explicit"):
+    """(result, eager form, verification feed): what verify_artifact compares a (damaged) copy of `result` with."""
+    bundle, _, frames = default_motion
     form = build_form(bundle.model, "stream", *bundle.preprocess.size, state)
     return result, form.module, form_inputs(form, frames["val"], bundle.model.n_segments)
 
 
 @pytest.fixture(scope="module")
-def default_int8_stream(default_motion, tmp_path_factory):
-    """The default model's int8 streaming ONNX file."""
-    return default_int8(default_motion, "onnx", tmp_path_factory.mktemp("int8"))
+def default_int8_stream(default_motion, default_int8):
+    """The default model's int8 streaming ONNX file. The bar needs trained weights to mean anything."""
+    return with_reference(default_motion, default_int8("onnx"))
 
 
 @pytest.fixture(scope="module")
-def default_int8_internal_stream(default_motion, tmp_path_factory):
+def default_int8_internal_stream(default_motion, default_int8):
     """The default model's int8 streaming ExecuTorch program that keeps its states inside."""
-    return default_int8(default_motion, "executorch", tmp_path_factory.mktemp("int8_internal"), "internal")
+    return with_reference(default_motion, default_int8("executorch", "internal"), "internal")
 
 
 def _zero_states(model) -> None:
@@ -257,6 +239,7 @@ def test_an_int8_program_that_forgets_its_states_between_frames_fails_the_bar(de
     """The same program loaded afresh before every frame: each frame sees the zero fill, as if the write-back of
     the states into their buffers were lost."""
     from stsm_edge.converters.base import verify_artifact
+
     from stsm_edge.runtimes.executorch import ExecuTorchRuntime
 
     result, reference, feed = default_int8_internal_stream

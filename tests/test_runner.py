@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from small_models import SPEC, T, real_frames, small_causal_model
+from small_models import LABELS, SPEC, T
 
 from stsm_edge.assets import video_path
 from stsm_edge.errors import ArtifactError, InputError
@@ -22,14 +22,11 @@ from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
 from stsm_edge.weights import ModelBundle, load_model, save_checkpoint
 
-LABELS = [f"action_{i}" for i in range(10)]
-
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    model = small_causal_model(real_frames(24))
+def checkpoint(small_model, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "small_causal.pt"
-    save_checkpoint(model, path, labels=LABELS, preprocess=SPEC, time_step=TimeStep(1 / 6, 0.0, "test"))
+    save_checkpoint(small_model, path, labels=LABELS, preprocess=SPEC, time_step=TimeStep(1 / 6, 0.0, "test"))
     return path
 
 
@@ -72,15 +69,9 @@ def test_reset_restores_a_fresh_runner(checkpoint, frames):
 
 
 @pytest.fixture(scope="module")
-def executorch_streams(checkpoint, tmp_path_factory):
+def executorch_streams(small_artifact):
     """The checkpoint's fp32 ExecuTorch stream, states carried (explicit) and kept inside the program (internal)."""
-    from stsm_edge.converters import export_artifact
-
-    bundle = load_model(checkpoint)
-    out = tmp_path_factory.mktemp("pte")
-    return {state: export_artifact(bundle.model, "executorch", "stream", "fp32", out, [], real_frames(2 * T, "cup.mp4"),
-                                   bundle.labels, bundle.preprocess, options={"state": state}, name=state).path
-            for state in ("explicit", "internal")}
+    return {state: small_artifact("executorch", "stream", "fp32", state).path for state in ("explicit", "internal")}
 
 
 def test_runner_streams_a_program_that_keeps_its_states_inside_like_one_that_carries_them(executorch_streams,

@@ -1,8 +1,7 @@
 """The runner on a real video gives the same per-frame top-1 on every fp32 streaming artifact as eagerly."""
 
 import pytest
-from small_models import LABELS, SPEC, real_frames, small_causal_model
-from stsm_edge.converters import export_artifact
+from small_models import LABELS, SPEC
 
 from stsm_edge.assets import video_path
 from stsm_edge.runner import FrameBufferRunner
@@ -16,15 +15,13 @@ FRAMES = 80
 
 
 @pytest.fixture(scope="module")
-def model():
-    return small_causal_model(real_frames(24, "box.mp4"))
+def model(small_model):
+    return small_model
 
 
 @pytest.fixture(scope="module")
-def artifacts(model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("parity")
-    verify = real_frames(8, "cup.mp4")
-    return {t: export_artifact(model, t, "stream", "fp32", out, [], verify, LABELS, SPEC).path for t in TARGETS}
+def artifacts(small_artifact):
+    return {target: small_artifact(target, "stream", "fp32").path for target in TARGETS}
 
 
 def raw_top1(runner, frames):

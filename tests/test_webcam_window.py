@@ -54,31 +54,11 @@ def display():
     server.wait(timeout=10)
 
 
-def _artifact_key() -> str:
-    import hashlib
-    from importlib.metadata import version
-
-    key = hashlib.sha256(f"{version('torch')} {version('executorch')}".encode())
-    sources = [*ROOT.glob("stsm_edge/**/*.py"), *ROOT.glob("converters/*.py"), *ROOT.glob("stsm_edge/resources/*")]
-    for path in sorted(sources):
-        if path.name not in ("webcam.py", "overlay.py"):  # drawing only: the artifact does not depend on them
-            key.update(path.read_bytes())
-    return f"stsm-edge-default-int8-pte-{key.hexdigest()[:16]}"
-
-
 @pytest.fixture(scope="module")
-def default_int8_pte(request, tmp_path_factory) -> Path:
-    """The default model's int8 streaming .pte, exported by the CLI. The export costs minutes of CPU and the window
-    does not depend on how it was made, so it is kept in pytest's cache, keyed by everything that makes it: the
-    shipped checkpoint, the converters' and library's sources, and the torch/executorch versions."""
-    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
-    out = cache.mkdir(_artifact_key()) if cache is not None else tmp_path_factory.mktemp("pte")
-    if not list(out.glob("*.pte")):
-        subprocess.run([sys.executable, "-m", "stsm_edge", "export", "--default", "--target", "executorch",
-                        "--precision", "int8", "--form", "stream", "--calib-frames", "32", "--verify-frames", "32",
-                        "--quiet", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
-    (pte,) = out.glob("*.pte")
-    return pte
+def default_int8_pte(default_int8) -> Path:
+    """The default model's int8 streaming .pte, shared with test_default_model (conftest.default_int8): the window
+    does not depend on how it was made."""
+    return default_int8("executorch").path
 
 
 class X:
