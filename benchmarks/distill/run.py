@@ -52,7 +52,8 @@ def student_at_start(teacher: Path, path: Path) -> Path:
     return path
 
 
-def table(results: dict, command: str, settings: dict) -> str:
+def table(results: dict, order: list[str], command: str, settings: dict) -> str:
+    """The rows in `order` (the order they are defined in, not the order they finished in)."""
     lines = ["# Bidirectional -> causal by distillation, without labels", "",
              "Motion benchmark, seed-0 test split (675 clips), MobileNetV2 at 112², 8 frames. Teacher: the "
              "fidelity study's STSM seed 0 (3 epochs, lr 0.005, labels); causal models trained with labels: the "
@@ -61,7 +62,7 @@ def table(results: dict, command: str, settings: dict) -> str:
              f"{settings['lr']:g}, T = {settings['temperature']:g}) on the {settings['clips']} unlabelled clips of "
              f"a train split rendered with seed {UNLABELLED_SEED}.", "",
              "| model | shift | trained with | test top-1 |", "|---|---|---|---:|"]
-    for row in results.values():
+    for row in (results[name] for name in order if name in results):
         lines.append(f"| {row['name']} | {row['shift']} | {row['how']} | {row['top1']:.1%} |")
     lines += ["", "Top-1 is `evaluate` on segment-sampled clips, what `stsm-edge eval --checkpoint/--model` reports.",
               "", f"Made with: `{command}`", ""]
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                          "seconds": round(time.perf_counter() - started, 1)}
         print(f"{name}: top-1 {result.top1:.1%}", flush=True)
         atomic_write_text(results_path, json.dumps(results, indent=1) + "\n")
-    text = table(results, command, settings)
+    text = table(results, [row[0] for row in rows], command, settings)
     atomic_write_text(out / "table.md", text)
     print(text)
     return 0
