@@ -62,9 +62,9 @@ def model(small_model):
 def exported(small_artifact):
     """exported(target) -> {(form, precision): ExportResult}, verified on held-out frames (shared by the session)."""
     def grid(target: str) -> dict:
-        grid = COREML_GRID if target == "coreml" else {form: ("fp32", "int8") for form in FORMS}
+        by_form = COREML_GRID if target == "coreml" else {form: ("fp32", "int8") for form in FORMS}
         return {(form, precision): small_artifact(target, form, precision)
-                for form, precisions in grid.items() for precision in precisions}
+                for form, precisions in by_form.items() for precision in precisions}
 
     return grid
 
