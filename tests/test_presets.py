@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS
+from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS, difference, paired_differences
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
@@ -105,7 +105,22 @@ def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     assert 0.0 <= record["epochs"][0]["test_top1"] <= 1.0
     table = (out / "table.md").read_text()
     assert "| TSN | none, 8, bidirectional |" in table and "(1 run)" in table and "curves.png" in table
+    assert "| STSM causal − STSM | what streaming costs STSM | – |" in table  # no pair: STSM did not run
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     mtime = (out / "runs" / "tsn_seed0.json").stat().st_mtime
     assert fidelity_main(args) == 0  # a finished run is not redone
     assert (out / "runs" / "tsn_seed0.json").stat().st_mtime == mtime
+
+
+def test_fidelity_contrasts_pair_runs_by_seed():
+    """A minus b is taken seed by seed, over the seeds both reached; the interval is Student's t at n - 1."""
+    def run(name, seed, top1):
+        return {"name": name, "seed": seed, "epochs": [{"epoch": 1, "test_top1": top1}]}
+
+    by_name = {"A": [run("A", 0, 0.90), run("A", 1, 0.50), run("A", 2, 0.70)],
+               "B": [run("B", 1, 0.46), run("B", 0, 0.88)]}
+    assert paired_differences(by_name, "A", "B", 1) == pytest.approx([0.02, 0.04])
+    assert paired_differences(by_name, "A", "B", 2) == []
+    assert difference([0.02, 0.04]) == "+3.0 ± 1.4, CI -9.7 to +15.7 (2 seeds)"
+    assert difference([-0.061]) == "-6.1 (1 seed)"
+    assert difference([]) == "–"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import statistics
 import sys
@@ -46,6 +47,14 @@ from stsm_edge.weights import load_model
 
 HERE = Path(__file__).resolve().parent
 INT8_TARGETS = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
+# The questions the study is for, each as "a minus b" per seed. A seed fixes the new head's initialisation and the
+# order of the training clips, the same for every model, so the differences of one seed pair like with like.
+CONTRASTS = (("TSM", "TSN", "does a temporal shift help?"),
+             ("STSM", "TSM", "the paper's claim, bidirectional"),
+             ("STSM causal", "TSM online", "the paper's claim, online"),
+             ("STSM causal", "STSM", "what streaming costs STSM"))
+# Two-sided 95% quantiles of Student's t by degrees of freedom (seeds - 1); more seeds than this use the normal's.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 PAPER = ("The paper (Kinetics-400, ImageNet-initialised, 8 frames): R-50 STSM 75.0 vs TSM 74.1; MobileNetV2 "
          "STSM 69.9 vs TSM 69.5; its alpha ablation (Table 1) peaks at 3/8.")
 
@@ -177,6 +186,27 @@ def at_epoch(records: list[dict], epoch: int, key: str) -> list[float]:
     return [e[key] for r in records for e in r["epochs"] if e["epoch"] == epoch]
 
 
+def paired_differences(by_name: dict[str, list[dict]], a: str, b: str, epoch: int) -> list[float]:
+    """Test top-1 of `a` minus `b` at `epoch`, one value per seed that both have reached."""
+    def by_seed(name: str) -> dict[int, float]:
+        return {r["seed"]: e["test_top1"] for r in by_name.get(name, []) for e in r["epochs"] if e["epoch"] == epoch}
+
+    first, second = by_seed(a), by_seed(b)
+    return [first[seed] - second[seed] for seed in sorted(first.keys() & second.keys())]
+
+
+def difference(values: list[float]) -> str:
+    """Mean difference in points, its std, and the 95% confidence interval of the mean over the seeds."""
+    if not values:
+        return "–"
+    mean = statistics.fmean(values) * 100
+    if len(values) == 1:
+        return f"{mean:+.1f} (1 seed)"
+    std = statistics.stdev(values) * 100
+    half = T95.get(len(values) - 1, 1.960) * std / math.sqrt(len(values))
+    return f"{mean:+.1f} ± {std:.1f}, CI {mean - half:+.1f} to {mean + half:+.1f} ({len(values)} seeds)"
+
+
 def reproduce_command(settings: dict) -> str:
     return shlex.join(["python", "-m", "stsm_edge.benchmarks.fidelity.run", "--data", settings["data"], "--size",
                        str(settings["size"]), "--epochs", str(settings["epochs"]), "--lr", str(settings["lr"]),
@@ -220,6 +250,14 @@ def report(out: Path) -> str:
                   "the same test clips, beside the same runs in fp32:", "",
                   "| target | int8 top-1 | fp32 top-1 of the same runs |", "|---|---|---|"]
         lines += [f"| {t} | {summary(v)} | {summary(fp32)} |" for t, v in int8.items() if v]
+    lines += ["", ("Paired differences, a minus b on the same seed, in points of test top-1: mean ± std over the seeds, "
+                   "and the 95% confidence interval of the mean (Student's t). An interval that contains 0 is no "
+                   "measurable difference."), "",
+              "| a − b | question | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+              "|---|---|" + "---|" * len(epochs)]
+    lines += [f"| {a} − {b} | {question} | "
+              + " | ".join(difference(paired_differences(by_name, a, b, e)) for e in epochs) + " |"
+              for a, b, question in CONTRASTS]
     lines += ["", PAPER, "", "![learning curves](curves.png)", "",
               f"Reproduce (resumes; a finished run is kept): `{reproduce_command(settings)}`", ""]
     plot(by_name, out / "curves.png", settings["epochs"])
