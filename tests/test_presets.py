@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS, difference, paired_differences
+from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS, ablation_lines, difference, paired_differences
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
@@ -95,8 +95,8 @@ def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     data = make_motion_data(tmp_path / "m", seed=3, clips_per_class=2, spec=MotionSpec(size=40, frames=8))
     out = tmp_path / "study"
     args = ["--data", str(data), "--out", str(out), "--runs", str(tmp_path / "runs"), "--seeds", "0", "--size", "32",
-            "--epochs", "1", "--max-steps", "1", "--workers", "0", "--batch-size", "4", "--skip-int8",
-            "--only", "TSN", "STSM causal"]
+            "--epochs", "1", "--max-steps", "1", "--workers", "0", "--batch-size", "4",
+            "--int8-targets", "onnx", "--only", "TSN", "STSM causal"]
     assert fidelity_main(args) == 0
     records = sorted(p.name for p in (out / "runs").glob("*.json"))
     assert records == ["stsm_causal_seed0.json", "tsn_seed0.json"]
@@ -106,6 +106,10 @@ def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     table = (out / "table.md").read_text()
     assert "| TSN | none, 8, bidirectional |" in table and "(1 run)" in table and "curves.png" in table
     assert "| STSM causal − STSM | what streaming costs STSM | – |" in table  # no pair: STSM did not run
+    causal = json.loads((out / "runs" / "stsm_causal_seed0.json").read_text())
+    assert list(causal["int8_top1"]) == ["onnx"] and 0.0 <= causal["int8_top1"]["onnx"] <= 1.0
+    int8_gap = (causal["int8_top1"]["onnx"] - causal["epochs"][0]["test_top1"]) * 100
+    assert f"| onnx | {causal['int8_top1']['onnx']:.1%} (1 run) | " in table and f"{int8_gap:+.2f} (seeds 0) |" in table
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     mtime = (out / "runs" / "tsn_seed0.json").stat().st_mtime
     assert fidelity_main(args) == 0  # a finished run is not redone
@@ -124,3 +128,18 @@ def test_fidelity_contrasts_pair_runs_by_seed():
     assert difference([0.02, 0.04]) == "+3.0 ± 1.4, CI -9.7 to +15.7 (2 seeds)"
     assert difference([-0.061]) == "-6.1 (1 seed)"
     assert difference([]) == "–"
+
+
+def test_fidelity_ablation_rows_share_one_seed():
+    """The alpha rows compare one seed: the 3/8 row is STSM causal's run on the ablation runs' seed, not its mean."""
+    def run(name, seed, top1):
+        return {"name": name, "seed": seed, "status": "done",
+                "epochs": [{"epoch": 1, "test_top1": top1, "test_direction_top1": top1}]}
+
+    by_name = {"STSM causal": [run("STSM causal", 1, 0.40), run("STSM causal", 0, 0.90)],
+               ABLATION["1/8"].name: [run(ABLATION["1/8"].name, 0, 0.70)]}
+    rows = {line.split(" | ")[0]: line for line in ablation_lines(by_name, range(1, 2)) if line.startswith("| ")}
+    assert rows["| 3/8"] == "| 3/8 | 8 | 90.0% (1 run) | 90.0% (1 run) |"
+    assert rows["| 1/8"] == "| 1/8 | 24 | 70.0% (1 run) | 70.0% (1 run) |"
+    assert rows["| 3/4"] == "| 3/4 | 4 | – | – |"
+    assert ablation_lines({"STSM causal": by_name["STSM causal"]}, range(1, 2)) == []  # no ablation run yet
