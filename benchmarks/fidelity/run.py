@@ -85,6 +85,7 @@ ABLATION = {"1/8": Study("STSM causal a=1/8", "custom", "THW", 24, True),
             "1/4": Study("STSM causal a=1/4", "custom", "THW", 12, True),
             "3/8": MODELS[-1],
             "3/4": Study("STSM causal a=3/4", "custom", "THW", 4, True)}
+ABLATION_RUNS = tuple(study for study in ABLATION.values() if study not in MODELS)  # trained for the ablation alone
 
 
 def settings_of(args: argparse.Namespace) -> dict:
@@ -274,7 +275,7 @@ def report(out: Path) -> str:
 def ablation_lines(by_name: dict[str, list[dict]], epochs: range) -> list[str]:
     """The alpha ablation: one run per alpha, all on the seed of the ablation runs; its 3/8 row is the STSM causal
     run of that seed, so all four rows share data, schedule and initialisation."""
-    runs = [r for study in ABLATION.values() if study not in MODELS for r in by_name.get(study.name, [])]
+    runs = [r for study in ABLATION_RUNS for r in by_name.get(study.name, [])]
     if not runs:
         return []
     seed = min(r["seed"] for r in runs)
@@ -299,7 +300,7 @@ def plot(by_name: dict[str, list[dict]], path: Path, epochs: int) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
-    names = [s.name for s in MODELS] + [s.name for s in ABLATION.values() if s not in MODELS]
+    names = [s.name for s in (*MODELS, *ABLATION_RUNS)]
     for name in (n for n in names if n in by_name):
         group = by_name[name]
         curve = [(e, at_epoch(group, e, "test_top1")) for e in range(1, epochs + 1)]
@@ -351,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (Path(args.data) / "train.txt").exists():
             make_motion_data(Path(args.data), seed=0, clips_per_class=args.clips_per_class)
         plan = [(m, seed) for seed in args.seeds for m in MODELS]
-        plan += [(study, args.seeds[0]) for study in ABLATION.values() if study not in MODELS]
+        plan += [(study, args.seeds[0]) for study in ABLATION_RUNS]
         for study, seed in plan:
             alpha = next((a for a, s in ABLATION.items() if s == study), None)
             if args.only and study.name not in args.only and alpha not in args.only:
