@@ -7,7 +7,8 @@ import sys
 
 import pytest
 import torch
-from stsm_edge.benchmarks.fidelity.run import ABLATION, MODELS, ablation_lines, difference, paired_differences
+from stsm_edge.benchmarks.fidelity.run import (ABLATION, MODELS, ablation_lines, difference, int8_lines,
+                                                paired_differences)
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
@@ -143,3 +144,18 @@ def test_fidelity_ablation_rows_share_one_seed():
     assert rows["| 1/8"] == "| 1/8 | 24 | 70.0% (1 run) | 70.0% (1 run) |"
     assert rows["| 3/4"] == "| 3/4 | 4 | – | – |"
     assert ablation_lines({"STSM causal": by_name["STSM causal"]}, range(1, 2)) == []  # no ablation run yet
+
+
+def test_fidelity_int8_rows_pair_each_run_with_its_own_fp32():
+    """int8 − fp32 is taken run by run (in seed order, whatever the file order), over the runs that have the target."""
+    def run(seed, fp32, int8):
+        return {"name": "STSM causal", "seed": seed, "status": "done", "int8_top1": int8,
+                "epochs": [{"epoch": 1, "test_top1": 0.5}, {"epoch": 2, "test_top1": fp32}]}
+
+    by_name = {"STSM causal": [run(2, 0.90, {"onnx": 0.89, "tflite": 0.92}), run(0, 0.80, {"onnx": 0.81}),
+                               {"name": "STSM causal", "seed": 1, "status": "running", "epochs": []}]}
+    rows = {line.split(" | ")[0]: line for line in int8_lines(by_name, range(1, 3)) if line.startswith("| ")}
+    assert rows["| onnx"] == "| onnx | 85.0% ± 5.7% (2 runs) | 85.0% ± 7.1% (2 runs) | +1.00 / -1.00 (seeds 0 / 2) |"
+    assert rows["| tflite"] == "| tflite | 92.0% (1 run) | 90.0% (1 run) | +2.00 (seeds 2) |"
+    assert "| executorch" not in rows
+    assert int8_lines({"TSN": by_name["STSM causal"]}, range(1, 3)) == []

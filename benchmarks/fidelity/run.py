@@ -243,20 +243,7 @@ def report(out: Path) -> str:
                      f"{'causal' if shift.causal else 'bidirectional'} | "
                      + " | ".join(summary(at_epoch(group, e, "test_top1")) for e in epochs)
                      + f" | {summary(at_epoch(done, epochs[-1], 'test_direction_top1'))} | {cost} |")
-    quantized = sorted((r for r in by_name.get("STSM causal", []) if r.get("int8_top1")), key=lambda r: r["seed"])
-    if quantized:
-        lines += ["", "STSM causal, int8 streaming artifacts (calibrated on train clips) evaluated in their runtimes on "
-                  "the same test clips, beside the same runs in fp32:", "",
-                  "| target | int8 top-1 | fp32 top-1 of the same runs | int8 − fp32, each run (points) |",
-                  "|---|---|---|---|"]
-    for target in INT8_TARGETS:
-        runs = [r for r in quantized if target in r["int8_top1"]]
-        if runs:
-            int8 = [r["int8_top1"][target] for r in runs]
-            fp32 = at_epoch(runs, epochs[-1], "test_top1")
-            each = " / ".join(f"{(q - f) * 100:+.2f}" for q, f in zip(int8, fp32))
-            seeds = " / ".join(str(r["seed"]) for r in runs)
-            lines.append(f"| {target} | {summary(int8)} | {summary(fp32)} | {each} (seeds {seeds}) |")
+    lines += int8_lines(by_name, epochs)
     lines += ablation_lines(by_name, epochs)
     lines += ["", ("Paired differences, a minus b on the same seed, in points of test top-1: mean ± std over the seeds, "
                    "and the 95% confidence interval of the mean (Student's t). An interval that contains 0 is no "
@@ -270,6 +257,25 @@ def report(out: Path) -> str:
               f"Reproduce (resumes; a finished run is kept): `{reproduce_command(settings)}`", ""]
     plot(by_name, out / "curves.png", settings["epochs"])
     return "\n".join(lines)
+
+
+def int8_lines(by_name: dict[str, list[dict]], epochs: range) -> list[str]:
+    """STSM causal's int8 artifacts per target beside the same runs in fp32, and each run's gap, seed by seed."""
+    quantized = sorted((r for r in by_name.get("STSM causal", []) if r.get("int8_top1")), key=lambda r: r["seed"])
+    if not quantized:
+        return []
+    lines = ["", "STSM causal, int8 streaming artifacts (calibrated on train clips) evaluated in their runtimes on "
+             "the same test clips, beside the same runs in fp32:", "",
+             "| target | int8 top-1 | fp32 top-1 of the same runs | int8 − fp32, each run (points) |", "|---|---|---|---|"]
+    for target in INT8_TARGETS:
+        runs = [r for r in quantized if target in r["int8_top1"]]
+        if runs:
+            int8 = [r["int8_top1"][target] for r in runs]
+            fp32 = at_epoch(runs, epochs[-1], "test_top1")
+            each = " / ".join(f"{(q - f) * 100:+.2f}" for q, f in zip(int8, fp32))
+            seeds = " / ".join(str(r["seed"]) for r in runs)
+            lines.append(f"| {target} | {summary(int8)} | {summary(fp32)} | {each} (seeds {seeds}) |")
+    return lines
 
 
 def ablation_lines(by_name: dict[str, list[dict]], epochs: range) -> list[str]:
