@@ -264,9 +264,10 @@ def int8_lines(by_name: dict[str, list[dict]], epochs: range) -> list[str]:
     quantized = sorted((r for r in by_name.get("STSM causal", []) if r.get("int8_top1")), key=lambda r: r["seed"])
     if not quantized:
         return []
-    lines = ["", "STSM causal, int8 streaming artifacts (calibrated on train clips) evaluated in their runtimes on "
-             "the same test clips, beside the same runs in fp32:", "",
-             "| target | int8 top-1 | fp32 top-1 of the same runs | int8 − fp32, each run (points) |", "|---|---|---|---|"]
+    lines = ["", ("STSM causal, int8 streaming artifacts (calibrated on train clips) evaluated in their runtimes on "
+                  "the same test clips, beside the same runs in fp32:"), "",
+             "| target | int8 top-1 | fp32 top-1 of the same runs | int8 − fp32, each run (points) |",
+             "|---|---|---|---|"]
     for target in INT8_TARGETS:
         runs = [r for r in quantized if target in r["int8_top1"]]
         if runs:
@@ -285,9 +286,9 @@ def ablation_lines(by_name: dict[str, list[dict]], epochs: range) -> list[str]:
     if not runs:
         return []
     seed = min(r["seed"] for r in runs)
-    lines = ["", f"Alpha ablation (the paper's Table 1) for STSM causal, seed {seed}, one run per row: alpha is the "
-             "share of the channels that move, 3 / fold_div (THW); the 3/8 row is the STSM causal run of the same "
-             "seed.", "",
+    lines = ["", (f"Alpha ablation (the paper's Table 1) for STSM causal, seed {seed}, one run per row: alpha is the "
+                  "share of the channels that move, 3 / fold_div (THW); the 3/8 row is the STSM causal run of the same "
+                  "seed."), "",
              "| alpha | fold_div | " + " | ".join(f"top-1 epoch {e}" for e in epochs)
              + " | direction top-1, last epoch |", "|---|---|" + "---|" * len(epochs) + "---|"]
     for alpha, study in ABLATION.items():
