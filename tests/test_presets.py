@@ -7,8 +7,14 @@ import sys
 
 import pytest
 import torch
-from stsm_edge.benchmarks.fidelity.run import (ABLATION, MODELS, ablation_lines, difference, int8_lines,
-                                                paired_differences)
+from stsm_edge.benchmarks.fidelity.run import (
+    ABLATION,
+    MODELS,
+    ablation_lines,
+    difference,
+    int8_lines,
+    paired_differences,
+)
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
@@ -117,13 +123,22 @@ def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     assert (out / "runs" / "tsn_seed0.json").stat().st_mtime == mtime
 
 
+def study_record(name, seed, *top1, **fields):
+    """A run record as the study writes it, with these test top-1s from epoch 1 on (direction top-1 the same)."""
+    return {"name": name, "seed": seed, "status": "done",
+            "epochs": [{"epoch": e, "test_top1": v, "test_direction_top1": v} for e, v in enumerate(top1, 1)],
+            **fields}
+
+
+def table_rows(lines):
+    """A markdown table's rows by their first cell."""
+    return {line.split(" | ")[0]: line for line in lines if line.startswith("| ")}
+
+
 def test_fidelity_contrasts_pair_runs_by_seed():
     """A minus b is taken seed by seed, over the seeds both reached; the interval is Student's t at n - 1."""
-    def run(name, seed, top1):
-        return {"name": name, "seed": seed, "epochs": [{"epoch": 1, "test_top1": top1}]}
-
-    by_name = {"A": [run("A", 0, 0.90), run("A", 1, 0.50), run("A", 2, 0.70)],
-               "B": [run("B", 1, 0.46), run("B", 0, 0.88)]}
+    by_name = {"A": [study_record("A", 0, 0.90), study_record("A", 1, 0.50), study_record("A", 2, 0.70)],
+               "B": [study_record("B", 1, 0.46), study_record("B", 0, 0.88)]}
     assert paired_differences(by_name, "A", "B", 1) == pytest.approx([0.02, 0.04])
     assert paired_differences(by_name, "A", "B", 2) == []
     assert difference([0.02, 0.04]) == "+3.0 ± 1.4, CI -9.7 to +15.7 (2 seeds)"
@@ -133,13 +148,9 @@ def test_fidelity_contrasts_pair_runs_by_seed():
 
 def test_fidelity_ablation_rows_share_one_seed():
     """The alpha rows compare one seed: the 3/8 row is STSM causal's run on the ablation runs' seed, not its mean."""
-    def run(name, seed, top1):
-        return {"name": name, "seed": seed, "status": "done",
-                "epochs": [{"epoch": 1, "test_top1": top1, "test_direction_top1": top1}]}
-
-    by_name = {"STSM causal": [run("STSM causal", 1, 0.40), run("STSM causal", 0, 0.90)],
-               ABLATION["1/8"].name: [run(ABLATION["1/8"].name, 0, 0.70)]}
-    rows = {line.split(" | ")[0]: line for line in ablation_lines(by_name, range(1, 2)) if line.startswith("| ")}
+    by_name = {"STSM causal": [study_record("STSM causal", 1, 0.40), study_record("STSM causal", 0, 0.90)],
+               ABLATION["1/8"].name: [study_record(ABLATION["1/8"].name, 0, 0.70)]}
+    rows = table_rows(ablation_lines(by_name, range(1, 2)))
     assert rows["| 3/8"] == "| 3/8 | 8 | 90.0% (1 run) | 90.0% (1 run) |"
     assert rows["| 1/8"] == "| 1/8 | 24 | 70.0% (1 run) | 70.0% (1 run) |"
     assert rows["| 3/4"] == "| 3/4 | 4 | – | – |"
@@ -147,14 +158,11 @@ def test_fidelity_ablation_rows_share_one_seed():
 
 
 def test_fidelity_int8_rows_pair_each_run_with_its_own_fp32():
-    """int8 − fp32 is taken run by run (in seed order, whatever the file order), over the runs that have the target."""
-    def run(seed, fp32, int8):
-        return {"name": "STSM causal", "seed": seed, "status": "done", "int8_top1": int8,
-                "epochs": [{"epoch": 1, "test_top1": 0.5}, {"epoch": 2, "test_top1": fp32}]}
-
-    by_name = {"STSM causal": [run(2, 0.90, {"onnx": 0.89, "tflite": 0.92}), run(0, 0.80, {"onnx": 0.81}),
-                               {"name": "STSM causal", "seed": 1, "status": "running", "epochs": []}]}
-    rows = {line.split(" | ")[0]: line for line in int8_lines(by_name, range(1, 3)) if line.startswith("| ")}
+    """int8 − fp32 is taken run by run, in seed order whatever the file order, over the runs with the target."""
+    by_name = {"STSM causal": [study_record("STSM causal", 2, 0.5, 0.90, int8_top1={"onnx": 0.89, "tflite": 0.92}),
+                               study_record("STSM causal", 0, 0.5, 0.80, int8_top1={"onnx": 0.81}),
+                               study_record("STSM causal", 1, status="running")]}
+    rows = table_rows(int8_lines(by_name, range(1, 3)))
     assert rows["| onnx"] == "| onnx | 85.0% ± 5.7% (2 runs) | 85.0% ± 7.1% (2 runs) | +1.00 / -1.00 (seeds 0 / 2) |"
     assert rows["| tflite"] == "| tflite | 92.0% (1 run) | 90.0% (1 run) | +2.00 (seeds 2) |"
     assert "| executorch" not in rows
