@@ -205,8 +205,8 @@ def build(model: str, settings: Settings):
 
 def real_frames(video: str, count: int, size: int, stride: int = 2) -> list[np.ndarray]:
     from stsm_edge.assets import video_path
+    from stsm_edge.data.sources import preprocessed_frames
     from stsm_edge.preprocess import PreprocessSpec
-    from stsm_edge.video import preprocessed_frames
 
     return preprocessed_frames(video_path(video), PreprocessSpec.for_size(size, size), count, stride)
 

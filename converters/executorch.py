@@ -48,6 +48,7 @@ from stsm_edge.converters.base import (
     register,
 )
 from stsm_edge.converters.quantization import bias_corrected_module
+
 from stsm_edge.streaming import STATE_LOCATIONS, STATE_PREFIX, reset_states
 
 DELEGATES = ("xnnpack", "coreml")

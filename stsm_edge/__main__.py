@@ -1,5 +1,5 @@
 import sys
 
-from stsm_edge.cli import main
+from stsm_edge.app.cli import main
 
 sys.exit(main())

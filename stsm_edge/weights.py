@@ -453,6 +453,3 @@ def read_label_file(path: Path, num_classes: int) -> list[str]:
         raise WeightsError(f"{path}: {len(labels)} labels for a head of {num_classes} classes")
     return labels
 
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

@@ -58,9 +58,9 @@ def default_motion(tmp_path_factory):
     Every second frame: the rate the model was trained at (T = 8 segments of 16-frame clips). The frames show every
     class moving, unlike a real video's mostly still ones."""
     from stsm_edge.data.motion import make_motion_data
+    from stsm_edge.data.sources import iter_frames
     from stsm_edge.defaults import default_model
     from stsm_edge.preprocess import preprocess
-    from stsm_edge.video import iter_frames
 
     bundle = default_model()
     root = make_motion_data(tmp_path_factory.mktemp("motion") / "m", seed=0, clips_per_class=12)

@@ -1,6 +1,6 @@
 """The Android demo's plain-Java core against Python's golden vectors, on the host (javac + JUnit 4).
 
-Writes the golden files with stsm_edge.golden, runs android_demo/core/run_host_tests.sh, and checks
+Writes the golden files with stsm_edge.app.golden, runs android_demo/core/run_host_tests.sh, and checks
 that every JUnit test in the core's sources ran and passed. No JDK or JUnit is a failure, not a skip:
 the core's parity with Python is part of what this repo promises.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stsm_edge.golden import logit_sequence, write_golden
+from stsm_edge.app.golden import logit_sequence, write_golden
 from stsm_edge.sidecar import SCHEMA_PATH
 
 REPO = Path(__file__).resolve().parent.parent

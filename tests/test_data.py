@@ -24,9 +24,9 @@ from stsm_edge.data import (
     read_labels,
     segment_indices,
 )
+from stsm_edge.data.sources import read_frames
 from stsm_edge.errors import InputError
 from stsm_edge.preprocess import PreprocessSpec, preprocess
-from stsm_edge.video import read_frames
 
 N_FRAMES, HEIGHT, WIDTH = 12, 48, 64
 SPEC = PreprocessSpec.for_size(32, 32)

@@ -8,7 +8,7 @@ import pytest
 
 from stsm_edge.data.motion import MOTION_CLASSES
 from stsm_edge.defaults import DEFAULT_CHECKPOINT, default_model
-from stsm_edge.evaluate import evaluate
+from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.runtimes.torch import TorchRuntime
 
 MAX_SHIPPED_BYTES = 10 * 1024 * 1024

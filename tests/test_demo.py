@@ -1,7 +1,7 @@
 """The main job is a library function: called directly, its first stage reports the shift's cost and a real
 ImageNet prediction through STSM."""
 
-from stsm_edge.demo import run_demo
+from stsm_edge.app.demo import run_demo
 
 
 def test_run_demo_first_stage_called_from_python(tmp_path):

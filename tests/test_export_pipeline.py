@@ -12,11 +12,11 @@ import torch
 from small_models import LABELS, SPEC, T, real_frames, small_causal_model
 from stsm_edge.converters import TARGETS, export_artifact, get_converter
 
+from stsm_edge.data.sources import iter_frames
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
 from stsm_edge.fileio import atomic_output
 from stsm_edge.forms import build_form, form_inputs
 from stsm_edge.sidecar import read_sidecar, sidecar_path, validate_sidecar
-from stsm_edge.video import iter_frames
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_calibration_stride_takes_every_nth_image_of_a_folder(tmp_path):
 def test_missing_optional_library_is_one_line(tmp_path):
     # A real import failure: the interpreter is told the quantizer package is absent.
     code = ("import sys; sys.modules['ai_edge_quantizer'] = None; sys.modules['litert_torch'] = None; "
-            "from stsm_edge.cli import main; sys.exit(main(sys.argv[1:]))")
+            "from stsm_edge.app.cli import main; sys.exit(main(sys.argv[1:]))")
     result = subprocess.run([sys.executable, "-c", code, "export", "--default", "--target", "tflite",
                              "--precision", "int8", "--form", "stream", "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=600)

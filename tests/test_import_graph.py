@@ -1,6 +1,6 @@
-"""The import graph of stsm-edge: no cycles, and imports point one way (the CLI and the jobs reach the converters
-and benchmarks; the library rooms never do). Every import statement, at module level or inside a function, is
-an edge."""
+"""The import graph of stsm-edge, stated as rules about folders: no cycles between files or between rooms (a
+sub-package, or a file at the package's top), and imports point one way: app -> converters / benchmarks -> the
+library. Every import statement, at module level or inside a function, is an edge."""
 
 import ast
 import importlib.util
@@ -10,7 +10,10 @@ from pathlib import Path
 
 # stsm_edge's own folder, and the two top-level folders the package maps in (pyproject's package-dir).
 ROOTS = ("stsm_edge", "stsm_edge.converters", "stsm_edge.benchmarks")
-JOBS = {"stsm_edge.__main__", "stsm_edge.cli", "stsm_edge.demo", "stsm_edge.export"}
+# Each layer may import only the layers after it; the library is every room not named here.
+APP, CONVERTERS, BENCHMARKS = "stsm_edge.app", "stsm_edge.converters", "stsm_edge.benchmarks"
+UPPER_LAYERS = {APP: 2, BENCHMARKS: 1, CONVERTERS: 1}
+ALSO_ALLOWED = {(BENCHMARKS, CONVERTERS)}  # a benchmark measures what the converters make
 
 
 def modules_of(roots, path=None) -> dict[str, Path]:
@@ -79,17 +82,66 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_stsm_edge_has_no_import_cycles():
+def room(module: str, packages: set[str]) -> str:
+    """The room a module lives in: stsm_edge's sub-package (converters and benchmarks whole), or the module itself
+    where it is a file at the package's top; `python -m stsm_edge` (__main__) is the app's."""
+    first = ".".join(module.split(".")[:2])
+    if first == "stsm_edge.__main__":
+        return APP
+    return first if first in packages or first in UPPER_LAYERS else module
+
+
+def room_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    packages = {name for name in graph if name.count(".") == 1 and any(m.startswith(name + ".") for m in graph)}
+    rooms: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        edges = rooms.setdefault(room(module, packages), set())
+        edges |= {room(t, packages) for t in targets}
+    return {r: edges - {r} for r, edges in rooms.items()}
+
+
+def layer(room_name: str) -> int:
+    return UPPER_LAYERS.get(room_name, 0)
+
+
+def upward_imports(rooms: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Rooms that import an upper room of their own layer or above: the library reaching app, converters or
+    benchmarks; the converters reaching the benchmarks or app; the benchmarks reaching app."""
+    found = {}
+    for name, targets in rooms.items():
+        bad = sorted(t for t in targets
+                     if layer(t) > 0 and layer(t) >= layer(name) and (name, t) not in ALSO_ALLOWED)
+        if bad:
+            found[name] = bad
+    return found
+
+
+def test_stsm_edge_has_no_import_cycles_between_files_or_rooms():
     modules = modules_of(ROOTS)
-    assert len(modules) > 40 and "stsm_edge.weights" in modules  # the walk really saw the package
-    assert cycles(import_graph(modules)) == []
+    assert len(modules) > 40 and "stsm_edge.shift" in modules  # the walk really saw the package
+    graph = import_graph(modules)
+    assert cycles(graph) == []
+    rooms = room_graph(graph)
+    assert {APP, "stsm_edge.models", "stsm_edge.data", "stsm_edge.fit", CONVERTERS} <= set(rooms)
+    assert cycles(rooms) == []
 
 
-def test_library_rooms_do_not_reach_the_jobs_converters_or_benchmarks():
+def test_library_rooms_import_no_command_converter_or_benchmark():
+    assert upward_imports(room_graph(import_graph(modules_of(ROOTS)))) == {}
+
+
+def test_a_planted_upward_import_or_room_cycle_is_found():
     graph = import_graph(modules_of(ROOTS))
-    upper = JOBS | {m for m in graph if m.startswith(("stsm_edge.converters", "stsm_edge.benchmarks"))}
-    library = set(graph) - upper
-    assert {m: sorted(graph[m] & upper) for m in library if graph[m] & upper} == {}
+    for library_module, upper in [("stsm_edge.shift", "stsm_edge.app.cli"), ("stsm_edge.data.motion", CONVERTERS),
+                                  ("stsm_edge.fit.train", "stsm_edge.benchmarks.harness"),
+                                  ("stsm_edge.converters.base", "stsm_edge.app.demo")]:
+        planted = {**graph, library_module: graph[library_module] | {upper}}
+        assert upward_imports(room_graph(planted)), (library_module, upper)
+    # models -> data and data -> models: no two files form a cycle, the two rooms do
+    planted = {**graph, "stsm_edge.models.resnet": graph["stsm_edge.models.resnet"] | {"stsm_edge.data.sampling"},
+               "stsm_edge.data.sampling": graph["stsm_edge.data.sampling"] | {"stsm_edge.models.mobilenet_v2"}}
+    assert cycles(planted) == []
+    assert ["stsm_edge.data", "stsm_edge.models"] in cycles(room_graph(planted))
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path):

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from stsm_edge.info import count_flops
 from stsm_edge.models import (
     MobileNetV2,
     ModelConfig,
@@ -13,8 +12,8 @@ from stsm_edge.models import (
     resnet50,
     shift_sites,
 )
+from stsm_edge.models.cost import count_flops, count_parameters
 from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
-from stsm_edge.weights import count_parameters
 
 
 def test_shift_sites_are_where_tsm_puts_them():

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from stsm_edge.app.golden import yuv_planes
 from stsm_edge.assets import video_path
-from stsm_edge.golden import yuv_planes
 from stsm_edge.preprocess import PreprocessSpec, preprocess, preprocess_yuv420, resized_shape, to_bgr, yuv420_to_bgr
 from stsm_edge.video import iter_video
 

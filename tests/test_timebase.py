@@ -14,7 +14,7 @@ from stsm_edge.assets import video_path
 from stsm_edge.data.motion import MotionSpec, load_images, make_motion_data, render_clip
 from stsm_edge.data.sampling import timed_indices
 from stsm_edge.errors import InputError
-from stsm_edge.evaluate import played_frames
+from stsm_edge.fit.evaluate import played_frames
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, StepPacer, TimeStep, training_time_step

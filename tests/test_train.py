@@ -15,10 +15,10 @@ import torch
 
 from stsm_edge.data import VideoClipDataset, read_annotations, read_labels
 from stsm_edge.data.motion import FLIP_PAIRS, MOTION_CLASSES, MotionSpec, _trajectory, make_motion_data
+from stsm_edge.data.sources import read_frames
+from stsm_edge.fit.train import TrainConfig, learning_rate, make_optimizer, set_learning_rate, train, train_step
 from stsm_edge.models.tsn import build_model
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.train import TrainConfig, learning_rate, make_optimizer, set_learning_rate, train, train_step
-from stsm_edge.video import read_frames
 from stsm_edge.weights import load_model
 
 TINY_SPEC = MotionSpec(size=48, frames=8)
@@ -174,7 +174,7 @@ def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_
                      "--confusion", str(png), "--quiet")
     assert result.returncode == 0, result.stderr
     top1 = float(next(line for line in result.stdout.splitlines() if line.startswith("top-1:")).split()[1].rstrip("%"))
-    from stsm_edge.evaluate import evaluate
+    from stsm_edge.fit.evaluate import evaluate
     from stsm_edge.runtimes.base import open_runtime
 
     expected = evaluate(open_runtime(tiny_checkpoint), motion_data / "test.txt").top1
@@ -184,7 +184,7 @@ def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_
 
 def test_eval_of_an_fp32_artifact_matches_its_checkpoint(tiny_checkpoint, motion_data, tmp_path):
     """Streaming .onnx fp32 vs the eager checkpoint on the same clips: the same predictions, clip by clip."""
-    from stsm_edge.evaluate import evaluate
+    from stsm_edge.fit.evaluate import evaluate
     from stsm_edge.runtimes.base import open_runtime
 
     listed = str(motion_data / "train.txt")

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
+from stsm_edge.app.overlay import BAR_WIDTH, LINE
 from stsm_edge.assets import asset_path
-from stsm_edge.overlay import BAR_WIDTH, LINE
 from stsm_edge.runner import NO_ACTION
 from stsm_edge.video import iter_video
 
@@ -236,8 +236,8 @@ def test_webcam_window_shows_the_video_with_the_label_and_obeys_its_keys(display
 
 def test_webcam_without_a_display_says_so_before_opening_anything(monkeypatch):
     """No display: the one-line error that points to --headless --record (the CLI prints InputError as is)."""
+    from stsm_edge.app.webcam import run_webcam
     from stsm_edge.errors import InputError
-    from stsm_edge.webcam import run_webcam
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

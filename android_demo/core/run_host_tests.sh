@@ -3,7 +3,7 @@
 # host: no Gradle, no Android SDK, no network. Needs a JDK (>= 11) and JUnit 4 + Hamcrest jars
 # (Debian: apt-get install default-jdk-headless junit4; override with JUNIT_JAR / HAMCREST_JAR).
 #
-#   python -m stsm_edge.golden /tmp/golden        # golden vectors from the Python references
+#   python -m stsm_edge.app.golden /tmp/golden        # golden vectors from the Python references
 #   android_demo/core/run_host_tests.sh /tmp/golden
 #
 # Also compiles the app's ExecuTorchBackend against signature stubs of the pinned ExecuTorch Java API
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
-  echo "usage: $0 GOLDEN_DIR   (write it with: python -m stsm_edge.golden GOLDEN_DIR)" >&2
+  echo "usage: $0 GOLDEN_DIR   (write it with: python -m stsm_edge.app.golden GOLDEN_DIR)" >&2
   exit 2
 fi
 GOLDEN_DIR=$(cd "$1" && pwd)

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from stsm_edge.data.motion import MotionSpec, make_motion_data
-from stsm_edge.evaluate import evaluate, evaluate_played
 from stsm_edge.fileio import atomic_write_text, file_sha256
+from stsm_edge.fit.evaluate import evaluate, evaluate_played
 from stsm_edge.runner import FrameBufferRunner
 
 SEED, CLIPS_PER_CLASS = 0, 300  # the split the default model was trained on; its test split has 675 clips

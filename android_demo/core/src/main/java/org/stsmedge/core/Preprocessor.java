@@ -14,7 +14,7 @@ package org.stsmedge.core;
  *   <li>BGR to RGB, {@code / 255}, {@code (x - mean) / std}, CHW.
  * </ol>
  *
- * <p>Golden vectors written by {@code stsm_edge.golden} keep this within 1e-5 of Python.
+ * <p>Golden vectors written by {@code stsm_edge.app.golden} keep this within 1e-5 of Python.
  * Instances keep their scratch buffers, so one instance per thread.
  */
 public final class Preprocessor {

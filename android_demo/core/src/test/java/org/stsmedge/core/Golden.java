@@ -12,7 +12,7 @@ import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 
-/** The golden files written by {@code python -m stsm_edge.golden DIR}; DIR comes from -Dgolden.dir. */
+/** The golden files written by {@code python -m stsm_edge.app.golden DIR}; DIR comes from -Dgolden.dir. */
 final class Golden {
   private Golden() {}
 
@@ -20,11 +20,11 @@ final class Golden {
     String dir = System.getProperty("golden.dir");
     if (dir == null || dir.isEmpty()) {
       fail("system property golden.dir is not set: write the golden files with "
-          + "`python -m stsm_edge.golden DIR` and run with -Dgolden.dir=DIR (run_host_tests.sh does)");
+          + "`python -m stsm_edge.app.golden DIR` and run with -Dgolden.dir=DIR (run_host_tests.sh does)");
     }
     Path path = Paths.get(dir);
     if (!Files.isRegularFile(path.resolve("index.json"))) {
-      fail("golden.dir " + dir + " holds no index.json: not written by stsm_edge.golden");
+      fail("golden.dir " + dir + " holds no index.json: not written by stsm_edge.app.golden");
     }
     return path;
   }

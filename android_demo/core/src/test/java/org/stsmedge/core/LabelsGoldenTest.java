@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
-/** The strings the demo shows, against Python's f-strings in stsm_edge.overlay. */
+/** The strings the demo shows, against Python's f-strings in stsm_edge.app.overlay. */
 public class LabelsGoldenTest {
   @Test
   public void topKLinesMatchPython() throws Exception {

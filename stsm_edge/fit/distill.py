@@ -24,10 +24,10 @@ from torch import nn
 
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
+from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
 from stsm_edge.models.tsn import TemporalSegmentNetwork, build_model
 from stsm_edge.options import option
 from stsm_edge.shift import METHODS, PRESETS, resolve_shift
-from stsm_edge.train import Fit, Objective, TrainConfig, report_time_step, run_fit
 from stsm_edge.weights import LAYOUTS, LoadOptions, load_model, load_state_dict
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")

@@ -10,15 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from stsm_edge.classify import classify_report
+from stsm_edge.app.classify import classify_report
+from stsm_edge.app.info import shift_report
+from stsm_edge.app.recognize import compare_window, recognize_video, write_predictions
 from stsm_edge.console import Progress, say, table
+from stsm_edge.converters.plan import DEFAULT_VERIFY_VIDEO, ExportPlan, export_model
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import default_model
 from stsm_edge.errors import StsmEdgeError, TargetUnavailable
-from stsm_edge.evaluate import evaluate
-from stsm_edge.export import DEFAULT_VERIFY_VIDEO, ExportPlan, export_model
-from stsm_edge.info import shift_report
-from stsm_edge.recognize import compare_window, recognize_video, write_predictions
+from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.runtimes.torch import TorchRuntime

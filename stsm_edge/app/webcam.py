@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from stsm_edge.app.overlay import annotated_video, draw_prediction
 from stsm_edge.errors import InputError
-from stsm_edge.overlay import annotated_video, draw_prediction
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.video import iter_video_timed, video_info
 

@@ -18,7 +18,7 @@
                              recording the default model's time step; and `required_only.json`, the first cut
                              down to the fields the sidecar's JSON Schema requires
 
-Run: `python -m stsm_edge.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
+Run: `python -m stsm_edge.app.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def write_golden(directory: str | Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m stsm_edge.golden OUT_DIR", file=sys.stderr)
+        print("usage: python -m stsm_edge.app.golden OUT_DIR", file=sys.stderr)
         return 2
     print(json.dumps(write_golden(argv[0])))
     return 0

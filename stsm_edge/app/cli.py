@@ -10,16 +10,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from stsm_edge.app.info import ShiftCostQuery
 from stsm_edge.console import Progress, ToolsToLog, human_bytes, say, setup_logging
+from stsm_edge.converters.plan import ExportPlan
 from stsm_edge.data.motion import SPLITS, MotionSpec
-from stsm_edge.distill import DistillConfig
 from stsm_edge.errors import StsmEdgeError
-from stsm_edge.evaluate import EvalSettings
-from stsm_edge.export import ExportPlan
-from stsm_edge.info import ShiftCostQuery
+from stsm_edge.fit.distill import DistillConfig
+from stsm_edge.fit.evaluate import EvalSettings
+from stsm_edge.fit.train import TrainConfig
 from stsm_edge.options import add_options, config_from
 from stsm_edge.smoothing import SmoothingConfig
-from stsm_edge.train import TrainConfig
 from stsm_edge.weights import ForeignFlags
 
 
@@ -40,14 +40,14 @@ def cmd_fetch_assets(args):
 
 
 def cmd_classify(args):
-    from stsm_edge.classify import classify_report
+    from stsm_edge.app.classify import classify_report
 
     say(classify_report(args.image and Path(args.image)))
 
 
 def cmd_export(args):
+    from stsm_edge.converters.plan import export_model
     from stsm_edge.defaults import model_bundle
-    from stsm_edge.export import export_model
 
     plan = config_from(ExportPlan, args)  # checked before a model is loaded
     bundle = model_bundle(_which(args), config_from(ForeignFlags, args).load_options())
@@ -66,7 +66,7 @@ def _runner(args):
 
 
 def cmd_run(args):
-    from stsm_edge.recognize import compare_window, recognize_video, write_predictions
+    from stsm_edge.app.recognize import compare_window, recognize_video, write_predictions
 
     runner = _runner(args)
     report = recognize_video(runner, Path(args.video), args.out and Path(args.out), args.max_frames, not args.quiet)
@@ -81,7 +81,7 @@ def cmd_run(args):
 
 
 def cmd_webcam(args):
-    from stsm_edge.webcam import run_webcam
+    from stsm_edge.app.webcam import run_webcam
 
     summary = run_webcam(_runner(args), camera=args.camera, source=args.source, headless=args.headless,
                          record=args.record and Path(args.record), max_frames=args.max_frames)
@@ -100,19 +100,19 @@ def cmd_make_motion_data(args):
 
 
 def cmd_train(args):
-    from stsm_edge.train import train
+    from stsm_edge.fit.train import train
 
     say(f"best checkpoint: {train(config_from(TrainConfig, args), resume=args.resume)}")
 
 
 def cmd_distill(args):
-    from stsm_edge.distill import distill
+    from stsm_edge.fit.distill import distill
 
     say(f"best checkpoint: {distill(config_from(DistillConfig, args), resume=args.resume)}")
 
 
 def cmd_eval(args):
-    from stsm_edge.evaluate import evaluate_model, plot_confusion
+    from stsm_edge.fit.evaluate import evaluate_model, plot_confusion
 
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
     run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress)
@@ -130,7 +130,7 @@ def cmd_pack(args):
 
 
 def cmd_demo(args):
-    from stsm_edge.demo import run_demo
+    from stsm_edge.app.demo import run_demo
 
     return run_demo(Path(args.out), args.video and Path(args.video), args.skip_export, args.clips_per_class)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from stsm_edge.app.overlay import annotated_video, draw_prediction
 from stsm_edge.fileio import atomic_write_text
-from stsm_edge.overlay import annotated_video, draw_prediction
 from stsm_edge.runner import FrameBufferRunner, Prediction
 from stsm_edge.video import iter_video_timed, video_info
 

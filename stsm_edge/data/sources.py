@@ -1,0 +1,46 @@
+"""Frames from any source a command takes: a video file, an image folder, or the videos of an annotation list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from stsm_edge.data.annotations import read_annotations
+from stsm_edge.errors import InputError
+from stsm_edge.preprocess import preprocess
+from stsm_edge.video import iter_images, iter_video
+
+
+def iter_listed(annotation_list: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """Frames of every video in an annotation list, one clip after another (calibration on a dataset's clips)."""
+    produced = 0
+    for record in read_annotations(annotation_list):
+        for frame in iter_frames(record.path, None, stride):
+            if max_frames is not None and produced >= max_frames:
+                return
+            produced += 1
+            yield frame
+
+
+def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
+    """Frames from a video file, an image folder, or the videos of an annotation list (.txt)."""
+    if stride < 1:
+        raise InputError(f"frame stride must be >= 1, got {stride}")
+    source = Path(source)
+    if source.is_dir():
+        return iter_images(source, max_frames, stride)
+    if source.suffix == ".txt":
+        return iter_listed(source, max_frames, stride)
+    return iter_video(source, max_frames, stride)
+
+
+def read_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
+    return list(iter_frames(source, max_frames, stride))
+
+
+def preprocessed_frames(source: Path, spec, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
+    """Frames of a video, image folder or clip list (`iter_frames`), each through THE preprocessing for `spec`
+    (a preprocess.PreprocessSpec): what calibration, verification and the benchmarks feed a model."""
+    return [preprocess(frame, spec) for frame in iter_frames(Path(source), max_frames, stride)]
