@@ -178,10 +178,10 @@ def build(model: str, settings: Settings):
     from stsm_edge.assets import imagenet_weights_path
     from stsm_edge.defaults import IMAGENET_CONFIG
     from stsm_edge.fileio import file_sha256
-    from stsm_edge.models.tsn import ModelConfig, build_model
+    from stsm_edge.models import ModelConfig, build_model
+    from stsm_edge.models.weights import load_registered
     from stsm_edge.preprocess import PreprocessSpec
     from stsm_edge.shift import PRESETS
-    from stsm_edge.weights import load_weights
 
     shift = PRESETS[MODEL_PRESETS[model]]
     config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": shift.dims, "fold_div": shift.fold_div,
@@ -195,7 +195,7 @@ def build(model: str, settings: Settings):
         from stsm_edge.assets import imagenet_labels
 
         path = imagenet_weights_path()
-        load_weights(net, path)
+        load_registered(net, "imagenet")
         labels = imagenet_labels()
         source.update(checkpoint=path.name, sha256=file_sha256(path))
     else:
@@ -294,8 +294,8 @@ def export_all(settings: Settings) -> tuple[list[Artifact], list[str]]:
 
 def eager_artifacts(settings: Settings, folder: Path, family) -> list[Artifact]:
     """The STSM model as an stsm-edge checkpoint, run eagerly in both forms (target "torch")."""
+    from stsm_edge.checkpoints import ModelBundle, save_checkpoint
     from stsm_edge.runtimes.torch import TorchRuntime
-    from stsm_edge.weights import ModelBundle, save_checkpoint
 
     net, labels, spec, source = family
     path = folder / "torch" / "stsm_eager.pt"

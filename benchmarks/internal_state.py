@@ -28,7 +28,7 @@ from stsm_edge.converters.base import export_artifact
 
 from stsm_edge.assets import video_path
 from stsm_edge.data.sources import preprocessed_frames
-from stsm_edge.models.factory import stsm_mobilenet_v2
+from stsm_edge.models import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 

@@ -29,7 +29,7 @@ from stsm_edge.converters.base import TARGETS, export_artifact
 
 from stsm_edge.assets import video_path
 from stsm_edge.errors import StsmEdgeError
-from stsm_edge.models.factory import stsm_mobilenet_v2
+from stsm_edge.models import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.video import iter_video

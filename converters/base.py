@@ -53,7 +53,11 @@ PRECISIONS = ("fp32", "fp16", "int8", "int8w")  # the union of the targets' `pre
 # "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": stsm_edge.converters.deploy's
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
 SHIFT_FORMS = ("training", "deploy")
-FP32_MAX_ABS_DIFF = 1e-4
+# fp32 passes when no logit differs by more than this share of the reference's largest |logit| (1.0 at least):
+# float error grows with the logits' scale, so an absolute bar failed correct artifacts of large-logit models
+# (TSM's online MobileNetV2: logits to 19.8, max |d| 1.13e-3, top-1 100%), while a wrong weight, state or
+# layer moves logits by a far larger share.
+FP32_MAX_REL_DIFF = 1e-4
 # int8 passes when the top-1 of what a runner shows (clip logits; a stream's mean of T frames' logits)
 # agrees with fp32's on at least this share of the verification windows. Set from the run-to-run spread
 # of correct artifacts: the default model's int8 ONNX stream calibrated on three different sets of motion
@@ -233,6 +237,15 @@ def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states
     return outputs
 
 
+def fp32_parity(reference: list[np.ndarray], candidate: list[np.ndarray]) -> tuple[bool, str]:
+    """Whether an fp32 artifact's logits equal the reference's up to float error, and the bar it was held to:
+    max |d| <= FP32_MAX_REL_DIFF x the reference's largest |logit| (taken as 1.0 when smaller)."""
+    scale = max(1.0, float(np.abs(np.stack(reference)).max()))
+    bar = FP32_MAX_REL_DIFF * scale
+    passed = float(np.abs(np.stack(reference) - np.stack(candidate)).max()) <= bar
+    return passed, f"fp32 max abs diff <= {bar:.3g} ({FP32_MAX_REL_DIFF:g} x max |logit| {scale:.3g})"
+
+
 def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
     """Logits of an artifact over a feed, states carried from output to input as a runner would."""
     if carry_states:
@@ -268,10 +281,9 @@ def verify_artifact(path: Path, sidecar: dict, reference: nn.Module, feed: list[
     if quantized_reference is not None:
         shown = moving_average(eager_logits(quantized_reference, feed, stream), window)
         report["vs_fake_quant"] = _compare(shown, moving_average(got, window))
-    exact = report.get("per_frame", report["vs_fp32"])
     if sidecar["precision"] == "fp32":
-        report["passed"] = exact["max_abs_diff"] <= FP32_MAX_ABS_DIFF
-        report["criterion"] = f"fp32 max abs diff <= {FP32_MAX_ABS_DIFF}" + (" per frame" if stream else "")
+        report["passed"], report["criterion"] = fp32_parity(expected, got)  # per frame for a stream
+        report["criterion"] += " per frame" if stream else ""
     else:
         report["passed"] = report["vs_fp32"]["top1_agreement"] >= INT8_MIN_TOP1_AGREEMENT
         shown_as = f"mean of {window} frames' logits" if stream else "clip logits"

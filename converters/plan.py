@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stsm_edge.converters.base import PRECISIONS, TARGETS
 
+from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.console import Progress, human_bytes, table
 from stsm_edge.data.sources import preprocessed_frames
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
@@ -19,7 +20,6 @@ from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import STATE_LOCATIONS
 from stsm_edge.timebase import TimeStep, step_from_ms
-from stsm_edge.weights import ModelBundle
 
 DEFAULT_CALIB_VIDEO = "box.mp4"
 DEFAULT_VERIFY_VIDEO = "cup.mp4"

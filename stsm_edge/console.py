@@ -57,6 +57,12 @@ def say(text: str = "") -> None:
     print(text, file=_terminal[0] if _terminal else sys.stdout, flush=True)
 
 
+def note(text: str) -> None:
+    """A line the user must see whatever the log level (what a loaded file was taken to be), on the terminal's
+    stderr, so a command's stdout stays its result."""
+    print(text, file=terminal_err(), flush=True)
+
+
 def terminal_err() -> TextIO:
     return _terminal[1] if _terminal else sys.stderr
 

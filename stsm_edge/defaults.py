@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stsm_edge.assets import imagenet_labels, imagenet_weights_path
+from stsm_edge.checkpoints import LoadOptions, ModelBundle, load_model
 from stsm_edge.fileio import file_sha256
-from stsm_edge.models.tsn import ModelConfig, build_model
-from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.weights import (
-    LoadOptions,
-    ModelBundle,
-    load_model,
-    load_weights,
-)
+from stsm_edge.models import ModelConfig, build_model, get_weights
 
 RESOURCES = Path(__file__).parent / "resources"
 DEFAULT_CHECKPOINT = RESOURCES / "stsm_mobilenet_v2_motion.pt"
@@ -34,10 +27,10 @@ def default_model() -> ModelBundle:
 
 
 def imagenet_model() -> ModelBundle:
-    model = build_model(IMAGENET_CONFIG)
-    path = imagenet_weights_path()
-    load_weights(model, path)
-    return ModelBundle(model.eval(), imagenet_labels(), PreprocessSpec(),
+    weights = get_weights("imagenet")
+    model = build_model(IMAGENET_CONFIG, weights=weights.name)
+    path = weights.path()
+    return ModelBundle(model.eval(), weights.labels(), weights.preprocess,
                        {"checkpoint": path.name, "sha256": file_sha256(path),
                         "weights": "torchvision ImageNet MobileNetV2"})
 

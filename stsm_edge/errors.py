@@ -27,3 +27,7 @@ class InputError(StsmEdgeError):
 
 class OptionError(InputError):
     """A converter option that does not exist, or a value it does not take."""
+
+
+class WeightsError(InputError):
+    """Weights that do not fit the model, or a checkpoint that cannot be read."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork
 from stsm_edge.shift import SpatioTemporalShift, group_size, shift_frame
 
@@ -96,8 +97,10 @@ def _site_name(block_path: str) -> str:
 def to_streaming(model: TemporalSegmentNetwork) -> StreamingModel:
     """Per-frame module of a causal model (a copy; the clip model is left as it is)."""
     if model.config.dims and "T" in model.config.dims and not model.config.causal:
-        raise ValueError("to_streaming needs a causal model: a bidirectional temporal shift reads frame t+1, "
-                         "which a live stream does not have yet (build it with causal=True)")
+        raise InputError("the stream form needs a causal model, and this one's temporal shift is bidirectional (it "
+                         "reads frame t+1, which a live stream does not have yet): make a causal student with "
+                         "`stsm-edge distill`, or, if the file is TSM's online-demo model, load it with "
+                         "--method tsm_online")
     backbone = copy.deepcopy(model.backbone).eval()
     sites: list[StreamingShiftSite] = []
     for path, block in backbone.named_modules():

@@ -13,8 +13,7 @@ from torch import nn
 
 from stsm_edge.assets import video_path
 from stsm_edge.data.sources import preprocessed_frames
-from stsm_edge.models import TemporalSegmentNetwork
-from stsm_edge.models.factory import stsm_mobilenet_v2
+from stsm_edge.models import TemporalSegmentNetwork, stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import InternalStateModel
 

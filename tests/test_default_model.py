@@ -21,7 +21,7 @@ def test_default_model_ships_small_with_its_labels_and_recipe():
     assert (config.backbone, config.width_mult, config.dims, config.causal, config.n_segments) == \
         ("mobilenet_v2", 1.0, "THW", True, 8)
     assert bundle.labels == list(MOTION_CLASSES)
-    from stsm_edge.weights import read_checkpoint
+    from stsm_edge.checkpoints import read_checkpoint
 
     recipe = read_checkpoint(DEFAULT_CHECKPOINT)
     assert recipe["train_config"]["pretrained"] == "imagenet" and "stsm-edge train" in recipe["command"]

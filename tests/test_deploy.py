@@ -5,7 +5,7 @@ import torch
 from stsm_edge.converters.base import ClipForm
 from stsm_edge.converters.deploy import DeployClipShift, DeployStreamingSite, channel_offsets, deploy_form
 
-from stsm_edge.models.factory import stsm_mobilenet_v2
+from stsm_edge.models import stsm_mobilenet_v2
 from stsm_edge.shift import SpatioTemporalShift, spatiotemporal_shift
 from stsm_edge.streaming import initial_states, to_streaming
 

@@ -11,9 +11,10 @@ from stsm_edge.models import (
     residual_blocks,
     resnet50,
     shift_sites,
+    stsm_mobilenet_v2,
+    stsm_resnet50,
 )
 from stsm_edge.models.cost import count_flops, count_parameters
-from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
 
 
 def test_shift_sites_are_where_tsm_puts_them():

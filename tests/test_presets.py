@@ -18,12 +18,12 @@ from stsm_edge.benchmarks.fidelity.run import (
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
+from stsm_edge.checkpoints import load_model, read_checkpoint, save_checkpoint
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fit.train import TrainConfig
 from stsm_edge.models.insert import shift_sites
 from stsm_edge.models.tsn import ModelConfig
 from stsm_edge.shift import PRESETS, ShiftConfig, preset_name, resolve_shift
-from stsm_edge.weights import load_model, read_checkpoint, save_checkpoint
 
 
 def cli(*args):
@@ -38,7 +38,7 @@ def shifts_of(model) -> set[ShiftConfig]:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_training_builds_each_preset_exactly(name):
-    from stsm_edge.models.tsn import build_model
+    from stsm_edge.models import build_model
 
     model = build_model(TrainConfig(data=".", out=".", method=name, width_mult=0.35).model_config(9))
     expected = PRESETS[name]
@@ -86,7 +86,7 @@ def test_resolver_names_presets_and_refuses_mixtures():
 
 
 def test_a_checkpoint_without_fold_div_loads_with_eight(tmp_path):
-    from stsm_edge.models.tsn import build_model
+    from stsm_edge.models import build_model
 
     model = build_model(ModelConfig(num_classes=3, n_segments=4, dims="THW", causal=True, width_mult=0.35))
     path = tmp_path / "old.pt"

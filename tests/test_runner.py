@@ -12,15 +12,15 @@ import torch
 from small_models import LABELS, SPEC, T
 
 from stsm_edge.assets import video_path
+from stsm_edge.checkpoints import ModelBundle, load_model, save_checkpoint
 from stsm_edge.errors import ArtifactError, InputError
-from stsm_edge.models.factory import stsm_mobilenet_v2
+from stsm_edge.models import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
-from stsm_edge.weights import ModelBundle, load_model, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import pytest
 from small_models import LABELS, SPEC
 
 from stsm_edge.assets import video_path
+from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.smoothing import SmoothingConfig
 from stsm_edge.video import iter_video
-from stsm_edge.weights import ModelBundle
 
 TARGETS = ("executorch", "tflite", "onnx")
 FRAMES = 80

@@ -5,7 +5,8 @@ import pytest
 import torch
 from small_models import SPEC, ForgetfulInternalStateModel, T, real_frames, small_causal_model
 
-from stsm_edge.models.factory import stsm_mobilenet_v2, stsm_resnet50
+from stsm_edge.errors import InputError
+from stsm_edge.models import stsm_mobilenet_v2, stsm_resnet50
 from stsm_edge.streaming import InternalStateModel, initial_states, reset_states, state_spec, to_streaming
 
 
@@ -53,9 +54,10 @@ def test_temporal_only_and_spatial_only_models():
         assert (stream_logits(spatial, frames) - spatial(frames.unsqueeze(0), True)[0]).abs().max() <= 1e-5
 
 
-def test_bidirectional_model_cannot_stream():
-    with pytest.raises(ValueError, match="causal"):
+def test_bidirectional_model_cannot_stream_and_the_error_says_what_to_do():
+    with pytest.raises(InputError, match=r"needs a causal model.*stsm-edge distill.*--method tsm_online") as info:
         to_streaming(stsm_mobilenet_v2(causal=False))
+    assert "\n" not in str(info.value)
 
 
 def test_wrong_number_of_states_is_a_clear_error():

@@ -11,6 +11,7 @@ import pytest
 from small_models import LABELS, SPEC, real_frames, small_causal_model
 
 from stsm_edge.assets import video_path
+from stsm_edge.checkpoints import ModelBundle, load_model, save_checkpoint
 from stsm_edge.data.motion import MotionSpec, load_images, make_motion_data, render_clip
 from stsm_edge.data.sampling import timed_indices
 from stsm_edge.errors import InputError
@@ -19,7 +20,6 @@ from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, StepPacer, TimeStep, training_time_step
 from stsm_edge.video import iter_video, iter_video_timed
-from stsm_edge.weights import ModelBundle, load_model, save_checkpoint
 
 SIXTH = 1 / 6
 

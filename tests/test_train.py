@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from stsm_edge.checkpoints import load_model
 from stsm_edge.data import VideoClipDataset, read_annotations, read_labels
 from stsm_edge.data.motion import FLIP_PAIRS, MOTION_CLASSES, MotionSpec, _trajectory, make_motion_data
 from stsm_edge.data.sources import read_frames
 from stsm_edge.fit.train import TrainConfig, learning_rate, make_optimizer, set_learning_rate, train, train_step
-from stsm_edge.models.tsn import build_model
+from stsm_edge.models import build_model
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.weights import load_model
 
 TINY_SPEC = MotionSpec(size=48, frames=8)
 TINY_TRAIN = dict(n_segments=4, size=32, width_mult=0.35, pretrained="none", batch_size=4, workers=0)

@@ -5,15 +5,14 @@ import pytest
 import torch
 
 from stsm_edge.assets import coffee_image_path, imagenet_labels, imagenet_weights_path
-from stsm_edge.models import ModelConfig, build_model
-from stsm_edge.models.factory import stsm_mobilenet_v2
-from stsm_edge.preprocess import PreprocessSpec, preprocess_tensor
-from stsm_edge.weights import (
+from stsm_edge.checkpoints import (
     WeightsError,
     load_model,
     load_weights,
     save_checkpoint,
 )
+from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
+from stsm_edge.preprocess import PreprocessSpec, preprocess_tensor
 
 
 def test_plain_mobilenet_v2_sees_espresso():

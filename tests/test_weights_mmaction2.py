@@ -15,11 +15,7 @@ import pytest
 import torch
 
 from stsm_edge.assets import coffee_image_path, kinetics_labels
-from stsm_edge.models import ModelConfig, build_model
-from stsm_edge.models.factory import stsm_mobilenet_v2
-from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
-from stsm_edge.shift import PRESETS, ShiftConfig
-from stsm_edge.weights import (
+from stsm_edge.checkpoints import (
     LAYOUTS,
     MMACTION2_MEAN_0_255,
     MMACTION2_PREPROCESS,
@@ -30,6 +26,9 @@ from stsm_edge.weights import (
     load_weights,
     save_checkpoint,
 )
+from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
+from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
+from stsm_edge.shift import PRESETS, ShiftConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmaction2_tsm_mobilenet_v2.json"
 TSM = PRESETS["tsm"]  # MMAction2's shift_div=8: C/8 channels from t+1, the next C/8 from t-1

@@ -25,15 +25,15 @@ from pathlib import Path
 
 from stsm_edge.benchmarks.fidelity.run import INT8_TARGETS, int8_stream_artifact
 
+from stsm_edge.checkpoints import load_model, save_checkpoint
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import DEFAULT_CHECKPOINT
 from stsm_edge.fileio import atomic_write_text, file_sha256
 from stsm_edge.fit.distill import DistillConfig, distill
 from stsm_edge.fit.evaluate import evaluate
-from stsm_edge.models.tsn import build_model
+from stsm_edge.models import build_model
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.shift import PRESETS
-from stsm_edge.weights import load_model, save_checkpoint
 
 HERE = Path(__file__).parent
 UNLABELLED_SEED = 1  # the study's data is seed 0: other trajectories, speeds and backgrounds
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         make_motion_data(unlabelled, UNLABELLED_SEED, args.clips_per_class, splits=("train",))
     videos = unlabelled / "videos" / "train"  # a folder: distill sees paths only
     student_run = work / "student"
-    config = DistillConfig(teacher=args.teacher, videos=str(videos), out=str(student_run), method="stsm_causal",
+    config = DistillConfig(teacher=args.teacher, videos=str(videos), out=str(student_run), student_method="stsm_causal",
                            epochs=args.epochs, lr=args.lr, temperature=args.temperature, workers=1)
     last = student_run / "last.pt"
     done = last.exists() and len((student_run / "log.jsonl").read_text().splitlines()) >= args.epochs

@@ -14,9 +14,8 @@ import torch
 from stsm_edge.assets import coffee_image_path
 from stsm_edge.defaults import IMAGENET_CONFIG, imagenet_model
 from stsm_edge.errors import InputError
-from stsm_edge.models.tsn import ModelConfig, build_model
+from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.preprocess import preprocess_tensor
-from stsm_edge.weights import load_weights
 
 
 def classify_image(path: Path | None = None, k: int = 5) -> dict[str, list[tuple[float, str]]]:
@@ -29,8 +28,7 @@ def classify_image(path: Path | None = None, k: int = 5) -> dict[str, list[tuple
         raise InputError(f"{path}: not an image OpenCV can read")
     bundle = imagenet_model()
     stsm, labels = bundle.model, bundle.labels
-    plain = build_model(ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": ""}))
-    load_weights(plain, "imagenet")
+    plain = build_model(ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": ""}), weights="imagenet")
     x = preprocess_tensor(frame)
     still_clip = x.unsqueeze(1).expand(1, stsm.n_segments, *x.shape[1:])
     with torch.no_grad():

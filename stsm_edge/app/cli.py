@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from stsm_edge.app.info import ShiftCostQuery
+from stsm_edge.checkpoints import ForeignFlags
 from stsm_edge.console import Progress, ToolsToLog, human_bytes, say, setup_logging
 from stsm_edge.converters.plan import ExportPlan
 from stsm_edge.data.motion import SPLITS, MotionSpec
@@ -20,7 +21,6 @@ from stsm_edge.fit.evaluate import EvalSettings
 from stsm_edge.fit.train import TrainConfig
 from stsm_edge.options import add_options, config_from
 from stsm_edge.smoothing import SmoothingConfig
-from stsm_edge.weights import ForeignFlags
 
 
 def _which(args) -> str:
@@ -108,7 +108,8 @@ def cmd_train(args):
 def cmd_distill(args):
     from stsm_edge.fit.distill import distill
 
-    say(f"best checkpoint: {distill(config_from(DistillConfig, args), resume=args.resume)}")
+    config = config_from(DistillConfig, args, teacher_flags=config_from(ForeignFlags, args))
+    say(f"best checkpoint: {distill(config, resume=args.resume)}")
 
 
 def cmd_eval(args):
@@ -123,7 +124,7 @@ def cmd_eval(args):
 
 
 def cmd_pack(args):
-    from stsm_edge.weights import pack_checkpoint
+    from stsm_edge.checkpoints import pack_checkpoint
 
     path = pack_checkpoint(Path(args.checkpoint), Path(args.out), {"command": args.command} if args.command else None)
     say(f"{path}: {human_bytes(path.stat().st_size)}")
@@ -206,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = ("--resume", dict(help="continue from a run's last.pt"))
     command("train", cmd_train, "fine-tune TSN / TSM / STSM on a clip folder (torchrun for DDP)", resume, TrainConfig)
     command("distill", cmd_distill, "a student with another shift (e.g. causal) from a teacher, on unlabelled video",
-            resume, DistillConfig)
+            resume, DistillConfig, ForeignFlags)
     command("eval", cmd_eval, "top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list", quiet,
             ("--confusion", dict(help="write the confusion matrix PNG")), _models("default", "checkpoint", "model"),
             EvalSettings)

@@ -13,6 +13,7 @@ from typing import Callable
 from stsm_edge.app.classify import classify_report
 from stsm_edge.app.info import shift_report
 from stsm_edge.app.recognize import compare_window, recognize_video, write_predictions
+from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.console import Progress, say, table
 from stsm_edge.converters.plan import DEFAULT_VERIFY_VIDEO, ExportPlan, export_model
 from stsm_edge.data.motion import make_motion_data
@@ -22,7 +23,6 @@ from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.runtimes.torch import TorchRuntime
-from stsm_edge.weights import ModelBundle
 
 CALIBRATION_FRAMES, VERIFICATION_FRAMES = 288, 144
 

@@ -256,7 +256,7 @@ def write_bench(directory: Path) -> dict:
 @lru_cache(maxsize=2)
 def _small_stream_form(state: str = "explicit"):
     from stsm_edge.forms import build_form
-    from stsm_edge.models.factory import stsm_mobilenet_v2
+    from stsm_edge.models import stsm_mobilenet_v2
 
     model = stsm_mobilenet_v2(num_classes=10, n_segments=4, causal=True, width_mult=0.35, dropout=0.0)
     return model, build_form(model, "stream", 112, 112, state)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stsm_edge.errors import InputError
+from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.models.cost import compare_with_plain
-from stsm_edge.models.tsn import BACKBONES, ModelConfig, build_model
+from stsm_edge.models.tsn import BACKBONES
 from stsm_edge.options import option
 from stsm_edge.shift import METHODS, ShiftConfig, preset_name, resolve_shift
 from stsm_edge.streaming import StateSpec, state_spec

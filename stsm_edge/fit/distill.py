@@ -16,19 +16,19 @@ the student's shift.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from stsm_edge.checkpoints import ForeignFlags, load_model
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
-from stsm_edge.models.tsn import TemporalSegmentNetwork, build_model
+from stsm_edge.models import TemporalSegmentNetwork, build_model, load_state_dict
 from stsm_edge.options import option
-from stsm_edge.shift import METHODS, PRESETS, resolve_shift
-from stsm_edge.weights import LAYOUTS, LoadOptions, load_model, load_state_dict
+from stsm_edge.shift import METHODS, resolve_shift
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
@@ -39,8 +39,8 @@ class DistillConfig:
                                "its weights)")
     videos: str = option(help="a folder of videos, or a list (its labels are read only with --label-weight > 0)")
     out: str = option(help="run folder: log.jsonl, last.pt, best.pt")
-    method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/--causal",
-                         flag="--student-preset", choices=METHODS)
+    student_method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/"
+                                 "--causal", flag="--student-preset", choices=METHODS)
     dims: str | None = option(None, "custom student shift: dimensions that shift (letters of THW)")
     fold_div: int | None = option(None, "custom student shift: each group is C // fold_div")
     causal: bool | None = option(None, "custom student shift: T from frame t-1 only")
@@ -57,27 +57,16 @@ class DistillConfig:
     step_ms: float | None = option(None, "fixed-step sampling, as for train")
     max_steps_per_epoch: int | None = option(None, "stop each epoch after this many steps (smoke runs)",
                                              flag="--max-steps")
-    # For a teacher from another tool, which does not record them (see weights.LoadOptions).
-    teacher_method: str | None = option(None, "the shift a teacher from another tool was trained with (default: "
-                                              "its MMAction2 config, else tsm)", flag="--method", choices=tuple(PRESETS))
-    teacher_segments: int | None = option(None, "its frames per clip (default: its MMAction2 config, else 8)",
-                                          flag="--segments")
-    teacher_layout: str | None = option(None, "read its keys in this layout (default: detected)", flag="--layout",
-                                        choices=tuple(LAYOUTS))
-    labels: str | None = option(None, "class names for the teacher (and so the student), one per line")
-
-    def teacher_options(self) -> LoadOptions:
-        return LoadOptions(shift=PRESETS[self.teacher_method] if self.teacher_method else None,
-                           n_segments=self.teacher_segments, layout=self.teacher_layout,
-                           labels=Path(self.labels) if self.labels else None)
+    # For a teacher from another tool, which does not record them: the same flags as every command that opens a
+    # checkpoint (stsm_edge.checkpoints.ForeignFlags), given to the CLI beside this config's own.
+    teacher_flags: ForeignFlags = field(default_factory=ForeignFlags)
 
     def __post_init__(self) -> None:
         try:
-            resolve_shift(self.method, self.dims, self.fold_div, self.causal)
+            resolve_shift(self.student_method, self.dims, self.fold_div, self.causal)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        if self.teacher_method is not None and self.teacher_method not in PRESETS:
-            raise InputError(f"unknown teacher method {self.teacher_method!r}; choose one of {', '.join(PRESETS)}")
+        self.teacher_flags.load_options()  # its own checks (--segments >= 1) before any slow step
         if self.temperature <= 0:
             raise InputError(f"--temperature must be > 0, got {self.temperature:g}")
         if not 0.0 <= self.label_weight < 1.0:
@@ -86,7 +75,7 @@ class DistillConfig:
     def train_config(self, teacher: TemporalSegmentNetwork, size: int) -> TrainConfig:
         """The student's training settings: the teacher's backbone, width, T and input size, this shift."""
         t = teacher.config
-        return TrainConfig(data=self.videos, out=self.out, method=self.method, dims=self.dims, fold_div=self.fold_div,
+        return TrainConfig(data=self.videos, out=self.out, method=self.student_method, dims=self.dims, fold_div=self.fold_div,
                            causal=self.causal, n_segments=t.n_segments, backbone=t.backbone, width_mult=t.width_mult,
                            size=size, pretrained=self.teacher, epochs=self.epochs, batch_size=self.batch_size,
                            lr=self.lr, dropout=t.dropout, workers=self.workers, seed=self.seed, step_ms=self.step_ms,
@@ -131,7 +120,7 @@ def distillation(teacher: nn.Module, temperature: float, label_weight: float) ->
 
 def distill(config: DistillConfig, resume: str | Path | None = None, log=print) -> Path:
     """Distil; returns the path of the best checkpoint (by val top-1 with --val, else by agreement with the teacher)."""
-    bundle = load_model(Path(config.teacher), config.teacher_options())
+    bundle = load_model(Path(config.teacher), config.teacher_flags.load_options())
     teacher = bundle.model.eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)

@@ -29,16 +29,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from stsm_edge.checkpoints import load_state_dict, load_weights, read_checkpoint, save_checkpoint
 from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
 from stsm_edge.data.dataset import SAMPLINGS
 from stsm_edge.errors import InputError
-from stsm_edge.models.tsn import BACKBONES, ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.models import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.models.tsn import BACKBONES
 from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.shift import METHODS, ShiftConfig, resolve_shift
 from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
 from stsm_edge.video import video_info
-from stsm_edge.weights import load_state_dict, load_weights, read_checkpoint, save_checkpoint
 
 
 def flip_pair(text: str) -> tuple[str, str]:

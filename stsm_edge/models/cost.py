@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
+from stsm_edge.models.builders import build_model
+from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -31,6 +31,8 @@ class ModelConfig:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.n_segments < 1 or self.num_classes < 1:
             raise ValueError("n_segments and num_classes must be >= 1")
+        if self.backbone != "mobilenet_v2" and self.width_mult != 1.0:
+            raise ValueError(f"width_mult applies to mobilenet_v2 only, not {self.backbone}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +77,8 @@ def replace_head(backbone: nn.Module, num_classes: int) -> None:
         backbone.fc = new
 
 
-def build_model(config: ModelConfig) -> TemporalSegmentNetwork:
+def assemble_model(config: ModelConfig) -> TemporalSegmentNetwork:
+    """The network a config describes, freshly initialised; `stsm_edge.models.build_model` is the public door."""
     if config.backbone == "mobilenet_v2":
         backbone: nn.Module = MobileNetV2(config.num_classes, config.width_mult, config.dropout)
     else:
