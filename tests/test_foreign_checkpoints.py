@@ -1,0 +1,226 @@
+"""Foreign checkpoints load as what they are and say so: TSM's online-demo model (their code, seeded weights) as
+`tsm_online`, MMAction2's TSN as `tsn`, DataParallel files, architectures stsm-edge does not build named in one
+line, and the inferred-model line on the terminal without -v."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from fixtures.tsm_online_mobilenet_v2 import MobileNetV2 as TsmOnlineMobileNetV2
+from fixtures.tsm_online_mobilenet_v2 import InvertedResidualWithShift
+from test_weights_mmaction2 import mmaction2_resnet_name, save_mmaction2_checkpoint
+
+from stsm_edge.checkpoints import LoadOptions, WeightsError, load_model, load_weights, save_checkpoint
+from stsm_edge.converters.base import fp32_parity
+from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2, stsm_resnet50
+from stsm_edge.shift import PRESETS, ShiftConfig
+from stsm_edge.streaming import to_streaming
+
+JESTER_CLASSES = 27  # the online demo's gesture model
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "stsm_edge", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def tsm_online_model() -> TsmOnlineMobileNetV2:
+    """Their model with seeded weights of real variance: BatchNorm statistics and scales away from 0/1 (so a BN
+    mapped to the wrong place shows) and a head whose logits reach several units (random init gives ~0.4)."""
+    torch.manual_seed(0)
+    net = TsmOnlineMobileNetV2(n_class=JESTER_CLASSES)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+            elif isinstance(m, torch.nn.Linear):
+                m.weight.normal_(0, 1.0, generator=g)
+                m.bias.normal_(0, 0.1, generator=g)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def tsm_online(tmp_path_factory):
+    """Their model and its file, saved as the online demo loads it (`torch.save(net.state_dict(), ...)`)."""
+    net = tsm_online_model()
+    path = tmp_path_factory.mktemp("tsm") / "mobilenetv2_jester_online.pth.tar"
+    torch.save(net.state_dict(), path)
+    return net, path
+
+
+def their_buffers(net: TsmOnlineMobileNetV2, size: int) -> list[torch.Tensor]:
+    """Zero shift buffers of the shapes their blocks take, found by running one frame."""
+    shapes, x = [], torch.zeros(1, 3, size, size)
+    with torch.no_grad():
+        for f in net.features:
+            if isinstance(f, InvertedResidualWithShift):
+                shapes.append((1, x.shape[1] // 8, *x.shape[2:]))
+                x = f(x, torch.zeros(shapes[-1]))[0]
+            else:
+                x = f(x)
+    return [torch.zeros(shape) for shape in shapes]
+
+
+def test_tsm_online_demo_loads_as_tsm_online_and_matches_their_model_frame_by_frame(tsm_online, capfd):
+    net, path = tsm_online
+    bundle = load_model(path)
+    config = bundle.model.config
+    assert (config.backbone, config.num_classes) == ("mobilenet_v2", JESTER_CLASSES)
+    assert ShiftConfig(config.dims, config.fold_div, config.causal) == PRESETS["tsm_online"]
+    assert bundle.source["layout"] == "tsm-online"
+    line = capfd.readouterr().err
+    assert "layout tsm-online [file]" in line and "fold_div 8, causal) [file]" in line and "T 8 [fallback]" in line
+    streaming, size = to_streaming(bundle.model), 160
+    theirs, ours = their_buffers(net, size), None
+    frames = torch.randn(12, 1, 3, size, size, generator=torch.Generator().manual_seed(2))
+    largest = 0.0
+    with torch.no_grad():
+        for frame in frames:
+            expected, *theirs = net(frame, *theirs)
+            got, *ours = streaming(frame, *(ours if ours is not None else [torch.zeros_like(b) for b in theirs]))
+            largest = max(largest, expected.abs().max().item())
+            assert (got - expected).abs().max().item() <= 1e-4 * max(1.0, expected.abs().max().item())
+    assert largest > 2.0, "logits too small for a parity check to see anything"
+
+
+def test_tsm_online_demo_exports_a_stream_that_passes_verification_without_method(tsm_online, tmp_path):
+    _, path = tsm_online
+    out = tmp_path / "out"
+    result = run_cli("export", "--checkpoint", str(path), "--target", "onnx", "--form", "stream", "--precision",
+                     "fp32", "--out", str(out), "--verify-frames", "24", "--size", "128")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The inferred-model line is on the terminal without -v, before anything else is said.
+    assert "mobilenetv2_jester_online.pth.tar: layout tsm-online [file], backbone mobilenet_v2 [file]" in result.stderr
+    sidecar = json.loads(next(out.glob("*.json")).read_text())
+    assert sidecar["form"] == "stream" and sidecar["model"]["causal"] and sidecar["model"]["fold_div"] == 8
+    assert "pass" in result.stdout and "FAIL" not in result.stdout
+
+
+def test_mmaction2_tsn_config_gives_tsn_with_its_num_clips(tmp_path):
+    source = stsm_resnet50(num_classes=7, n_segments=3, dims="").eval()
+    state = {mmaction2_resnet_name(k): v for k, v in source.backbone.state_dict().items()}
+    cfg = ("model = dict(type='Recognizer2D', backbone=dict(type='ResNet', pretrained='torchvision://resnet50', "
+           "depth=50, norm_eval=False), cls_head=dict(type='TSNHead', num_classes=7, in_channels=2048))\n"
+           "train_pipeline = [dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=3)]\n"
+           "test_pipeline = [dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=25, test_mode=True)]")
+    bundle = load_model(save_mmaction2_checkpoint(tmp_path / "tsn_r50.pth", state, cfg=cfg))
+    config = bundle.model.config
+    assert (config.backbone, config.dims, config.n_segments) == ("resnet50", "", 3)
+    assert bundle.inferred.shift.source == "config" and bundle.inferred.n_segments.source == "config"
+    clip = torch.randn(1, 3, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(bundle.model(clip), source(clip))
+
+
+def test_data_parallel_mmaction2_checkpoint_loads(tmp_path):
+    source = stsm_resnet50(num_classes=5, n_segments=2, dims="T", fold_div=4).eval()
+    state = {"module." + mmaction2_resnet_name(k): v for k, v in source.backbone.state_dict().items()}
+    path = save_mmaction2_checkpoint(tmp_path / "dp.pth", state)
+    for options in (LoadOptions(n_segments=2), LoadOptions(n_segments=2, layout="mmaction2")):
+        bundle = load_model(path, options)
+        assert bundle.source["layout"] == "mmaction2"
+        assert torch.equal(bundle.model.backbone.layer4[2].conv3.weight, source.backbone.layer4[2].conv3.weight)
+
+
+def resnet101_tsm_state() -> dict[str, torch.Tensor]:
+    """A TSM ResNet-101 checkpoint's keys (3, 4, 23, 3 bottlenecks), DataParallel and TSN-wrapped as TSM saves it."""
+    torchvision_keys = stsm_resnet50(num_classes=174).backbone.state_dict()
+    state = {}
+    for key, value in torchvision_keys.items():
+        state["module.base_model." + key if not key.startswith("fc.") else "module.new_fc." + key[3:]] = value
+        if key.startswith("layer3.5."):  # blocks 6..22 of layer3, as ResNet-101 has them
+            for block in range(6, 23):
+                state["module.base_model." + key.replace("layer3.5.", f"layer3.{block}.")] = value
+    return state
+
+
+def test_resnet101_is_named_in_one_line(tmp_path):
+    path = tmp_path / "TSM_kinetics_RGB_resnet101_shift8_blockres_avg_segment8_e50.pth"
+    torch.save({"epoch": 50, "arch": "resnet101", "state_dict": resnet101_tsm_state(), "best_prec1": 0.0}, path)
+    for load in (lambda: load_model(path), lambda: load_weights(stsm_resnet50(num_classes=174), path)):
+        with pytest.raises(WeightsError, match="tsm ResNet-101 weights; stsm-edge builds MobileNetV2 and ResNet-50") \
+                as info:
+            load()
+        assert "\n" not in str(info.value) and "unexpected keys" not in str(info.value)
+
+
+def test_distill_segments_zero_is_refused(tmp_path):
+    result = run_cli("distill", "--teacher", str(tmp_path / "t.pth"), "--videos", str(tmp_path),
+                     "--out", str(tmp_path / "run"), "--segments", "0")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "--segments must be >= 1, got 0" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_no_label_warning_when_labels_are_given(tsm_online, tmp_path, caplog, capfd):
+    _, path = tsm_online
+    labels = tmp_path / "jester.txt"
+    labels.write_text("\n".join(f"gesture {i}" for i in range(JESTER_CLASSES)))
+    with caplog.at_level("WARNING"):
+        given = load_model(path, LoadOptions(labels=labels))
+    assert given.labels[3] == "gesture 3" and "no label list" not in caplog.text
+    assert f"labels {labels} [flag]" in capfd.readouterr().err
+    with caplog.at_level("WARNING"):
+        load_model(path)
+    assert "27 classes and no label list" in caplog.text
+
+
+def test_bidirectional_stream_export_is_one_line(tsm_online, tmp_path):
+    _, path = tsm_online
+    result = run_cli("export", "--checkpoint", str(path), "--method", "tsm", "--target", "onnx", "--form", "stream",
+                     "--precision", "fp32", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert "needs a causal model" in error and "stsm-edge distill" in error and "--method tsm_online" in error
+    assert "Traceback" not in result.stderr
+
+
+def test_fp32_bar_scales_with_the_logits():
+    rng = np.random.default_rng(0)
+    reference = [20 * rng.standard_normal(27).astype(np.float32) for _ in range(50)]
+    reference[0][0] = 19.8
+    noise = [1.1e-3 * np.sign(rng.standard_normal(27)).astype(np.float32) for _ in range(50)]
+    assert fp32_parity(reference, [r + n for r, n in zip(reference, noise)])[0]  # TSM online's correct ONNX stream
+    wrong = [r.copy() for r in reference]
+    wrong[7] = wrong[7] * 1.01  # one frame's logits off by 1%, top-1 unchanged
+    assert not fp32_parity(reference, wrong)[0]
+    small = [r / 100 for r in reference]  # logits below 1: the bar stays 1e-4 absolute
+    assert not fp32_parity(small, [s + 2e-4 for s in small])[0]
+
+
+def test_own_checkpoint_label_count_is_checked_against_its_head(tmp_path):
+    model = stsm_mobilenet_v2(num_classes=3, n_segments=4, width_mult=0.35)
+    path = tmp_path / "own.pt"
+    save_checkpoint(model, path, labels=["a", "b", "c"])
+    data = torch.load(path, weights_only=True)
+    data["labels"] = ["a", "b"]
+    torch.save(data, path)
+    with pytest.raises(WeightsError, match="lists 2 labels for a head of 3 classes"):
+        load_model(path)
+
+
+def test_weights_take_a_registry_name_and_refuse_a_path(tmp_path):
+    with pytest.raises(WeightsError, match=r"is a file: load files with stsm_edge\.checkpoints\.load_weights"):
+        build_model("stsm_mobilenet_v2", weights=str(tmp_path / "some.pth"))
+    model = build_model(ModelConfig(num_classes=1000, dims=""), weights="imagenet")
+    assert model.config.num_classes == 1000
+
+
+# Every Python name README shows (its `from stsm_edge... import ...` lines), after the checkpoints/models moves.
+README_NAMES = {
+    "stsm_edge.models": ["stsm_mobilenet_v2", "stsm_resnet50"],
+    "stsm_edge.streaming": ["InternalStateModel", "initial_states", "state_spec", "to_streaming"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(README_NAMES))
+def test_readme_names_import(module):
+    imported = __import__(module, fromlist=README_NAMES[module])
+    for name in README_NAMES[module]:
+        assert hasattr(imported, name), f"{module}.{name}"
