@@ -9,14 +9,14 @@ import sys
 import numpy as np
 import pytest
 import torch
-from fixtures.tsm_online_mobilenet_v2 import MobileNetV2 as TsmOnlineMobileNetV2
 from fixtures.tsm_online_mobilenet_v2 import InvertedResidualWithShift
+from fixtures.tsm_online_mobilenet_v2 import MobileNetV2 as TsmOnlineMobileNetV2
+from stsm_edge.converters.base import fp32_parity
 from test_weights_mmaction2 import mmaction2_resnet_name, save_mmaction2_checkpoint
 
 from stsm_edge.checkpoints import LoadOptions, WeightsError, load_model, load_weights, save_checkpoint
-from stsm_edge.converters.base import fp32_parity
-from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2, stsm_resnet50
-from stsm_edge.shift import PRESETS, ShiftConfig
+from stsm_edge.models import ModelConfig, build_model, shift_sites, stsm_mobilenet_v2, stsm_resnet50
+from stsm_edge.shift import PRESETS, ShiftConfig, SpatioTemporalShift
 from stsm_edge.streaming import to_streaming
 
 JESTER_CLASSES = 27  # the online demo's gesture model
@@ -75,7 +75,7 @@ def test_tsm_online_demo_loads_as_tsm_online_and_matches_their_model_frame_by_fr
     assert ShiftConfig(config.dims, config.fold_div, config.causal) == PRESETS["tsm_online"]
     assert bundle.source["layout"] == "tsm-online"
     line = capfd.readouterr().err
-    assert "layout tsm-online [file]" in line and "fold_div 8, causal) [file]" in line and "T 8 [fallback]" in line
+    assert "layout tsm-online [file]" in line and "fold_div 8, causal) [file]" in line and "T 8 [fallback; --segments to change]" in line
     streaming, size = to_streaming(bundle.model), 160
     theirs, ours = their_buffers(net, size), None
     frames = torch.randn(12, 1, 3, size, size, generator=torch.Generator().manual_seed(2))
@@ -128,26 +128,76 @@ def test_data_parallel_mmaction2_checkpoint_loads(tmp_path):
         assert torch.equal(bundle.model.backbone.layer4[2].conv3.weight, source.backbone.layer4[2].conv3.weight)
 
 
-def resnet101_tsm_state() -> dict[str, torch.Tensor]:
-    """A TSM ResNet-101 checkpoint's keys (3, 4, 23, 3 bottlenecks), DataParallel and TSN-wrapped as TSM saves it."""
-    torchvision_keys = stsm_resnet50(num_classes=174).backbone.state_dict()
+def tsm_resnet_checkpoint(model, path, arch: str):
+    """A TSM offline checkpoint of `model` as TSM saves it: DataParallel, TSN-wrapped, the shift wrapping each
+    shifted block's conv1 as `conv1.net`, the head as `new_fc`."""
+    shifted = {name for name, block in model.backbone.named_modules()
+               if isinstance(getattr(block, "shift", None), SpatioTemporalShift)}
     state = {}
-    for key, value in torchvision_keys.items():
-        state["module.base_model." + key if not key.startswith("fc.") else "module.new_fc." + key[3:]] = value
-        if key.startswith("layer3.5."):  # blocks 6..22 of layer3, as ResNet-101 has them
-            for block in range(6, 23):
-                state["module.base_model." + key.replace("layer3.5.", f"layer3.{block}.")] = value
-    return state
+    for key, value in model.backbone.state_dict().items():
+        block = key.rsplit(".", 2)[0]
+        if key.startswith("fc."):
+            state["module.new_fc." + key[3:]] = value
+            continue
+        if block in shifted and key.startswith(block + ".conv1."):
+            key = key.replace(".conv1.", ".conv1.net.")
+        state["module.base_model." + key] = value
+    torch.save({"epoch": 50, "arch": arch, "state_dict": state, "best_prec1": 0.0}, path)
+    return path
 
 
-def test_resnet101_is_named_in_one_line(tmp_path):
-    path = tmp_path / "TSM_kinetics_RGB_resnet101_shift8_blockres_avg_segment8_e50.pth"
-    torch.save({"epoch": 50, "arch": "resnet101", "state_dict": resnet101_tsm_state(), "best_prec1": 0.0}, path)
-    for load in (lambda: load_model(path), lambda: load_weights(stsm_resnet50(num_classes=174), path)):
-        with pytest.raises(WeightsError, match="tsm ResNet-101 weights; stsm-edge builds MobileNetV2 and ResNet-50") \
-                as info:
+def randomised_bn(model):
+    """BatchNorm statistics away from 0/1, so a BN mapped to the wrong place shows."""
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return model.eval()
+
+
+def test_tsm_resnet101_loads_with_tsms_every_other_block_shift(tmp_path):
+    """TSM shifts ResNet-101's blocks 0, 2, 4 ... of each stage (n_round 2); the keys say which."""
+    source = randomised_bn(build_model("stsm_resnet101", num_classes=5, n_segments=2, dims="T", fold_div=4,
+                                       shift_every=2))
+    assert len(shift_sites(source)) == 2 + 2 + 12 + 2
+    path = tsm_resnet_checkpoint(source, tmp_path / "TSM_kinetics_RGB_resnet101_shift8_blockres_avg_segment8.pth",
+                                 "resnet101")
+    bundle = load_model(path, LoadOptions(n_segments=2))
+    assert (bundle.model.config.backbone, bundle.model.config.shift_every) == ("resnet101", 2)
+    clip = torch.randn(1, 2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(bundle.model(clip), source(clip))
+
+
+def test_tsm_resnet18_loads_and_a_tsn_without_wrappers_is_tsn(tmp_path):
+    source = randomised_bn(build_model("stsm_resnet18", num_classes=5, n_segments=2, dims="T", fold_div=4))
+    bundle = load_model(tsm_resnet_checkpoint(source, tmp_path / "r18.pth", "resnet18"), LoadOptions(n_segments=2))
+    assert bundle.model.config.backbone == "resnet18" and bundle.model.config.dims == "T"
+    assert bundle.inferred.shift.source == "fallback"  # the keys show a shift, not its fold_div or direction
+    clip = torch.randn(1, 2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(bundle.model(clip), source(clip))
+    plain = randomised_bn(build_model("stsm_resnet34", num_classes=5, n_segments=2, dims=""))
+    tsn = load_model(tsm_resnet_checkpoint(plain, tmp_path / "tsn_r34.pth", "resnet34"))
+    assert (tsn.model.config.backbone, tsn.model.config.dims, tsn.inferred.shift.source) == ("resnet34", "", "file")
+
+
+def test_resnet152_is_named_in_one_line(tmp_path):
+    state = {f"module.base_model.layer{stage}.{block}.conv3.weight": torch.zeros(1)
+             for stage, blocks in zip((1, 2, 3, 4), (3, 8, 36, 3)) for block in range(blocks)}
+    path = tmp_path / "resnet152.pth"
+    torch.save(state | {"module.new_fc.weight": torch.zeros(3, 2048)}, path)
+    for load in (lambda: load_model(path), lambda: load_weights(stsm_resnet50(num_classes=3), path)):
+        with pytest.raises(WeightsError, match=r"tsm ResNet-152 weights; stsm-edge builds MobileNetV2 and "
+                                               r"ResNet-18/34/50/101") as info:
             load()
         assert "\n" not in str(info.value) and "unexpected keys" not in str(info.value)
+    r101 = tsm_resnet_checkpoint(build_model("stsm_resnet101", num_classes=3, shift_every=2), tmp_path / "r101.pth",
+                                 "resnet101")
+    with pytest.raises(WeightsError, match="tsm resnet101 weights, and the model is resnet50"):
+        load_weights(stsm_resnet50(num_classes=3), r101)
 
 
 def test_distill_segments_zero_is_refused(tmp_path):

@@ -33,6 +33,7 @@ class Layout:
     preprocess: PreprocessSpec
     label_order: str
     shift: ShiftConfig | None = None  # the shift the layout's model always has; None: read elsewhere or a fallback
+    shift_wrapper: str | None = None  # a regex matching the keys of a layer the shift wraps; None: no such trace
 
     def matches(self, keys: list[str]) -> bool:
         return bool(self.markers) and all(any(re.search(marker, key) for key in keys) for marker in self.markers)

@@ -19,7 +19,7 @@ def default_labels(num_classes: int, layout: str) -> tuple[list[str], str]:
         return kinetics_labels(), "Kinetics-400, alphabetical (MMAction2's and TSM's order)"
     if num_classes == IMAGENET_1K and layout == "torchvision":
         return imagenet_labels(), "ImageNet-1k"
-    return [f"class_{i}" for i in range(num_classes)], "none: class_0 ... (pass --labels FILE)"
+    return [f"class_{i}" for i in range(num_classes)], "none: class_0 ..."
 
 
 def read_label_file(path: Path, num_classes: int) -> list[str]:

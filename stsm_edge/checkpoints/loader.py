@@ -20,6 +20,7 @@ from stsm_edge.console import note
 from stsm_edge.errors import WeightsError
 from stsm_edge.fileio import file_sha256
 from stsm_edge.models import WEIGHTS, LoadReport, ModelConfig, TemporalSegmentNetwork, build_model, load_state_dict
+from stsm_edge.models.resnet import RESNETS, Bottleneck
 from stsm_edge.models.weights import HEAD_KEYS, load_registered
 from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
@@ -32,11 +33,10 @@ log = logging.getLogger(__name__)
 FILE, CONFIG, FLAG, FALLBACK, MODEL = "file", "config", "flag", "fallback", "the model given"
 FOREIGN_DEFAULT_METHOD = "tsm"  # MMAction2's and TSM's published offline models: shift_div 8, bidirectional
 FOREIGN_DEFAULT_SEGMENTS = 8
-# The final layer each backbone has and the other does not, in torchvision's names (after the layout's key map).
-BACKBONE_MARKERS = {"mobilenet_v2": "features.18.0.weight", "resnet50": "layer4.0.conv1.weight"}
-# ResNets by (bottleneck?, blocks per stage), as torchvision and TSM build them; stsm-edge builds ResNet-50.
-RESNET_DEPTHS = {(False, (2, 2, 2, 2)): 18, (False, (3, 4, 6, 3)): 34, (True, (3, 4, 6, 3)): 50,
-                 (True, (3, 4, 23, 3)): 101, (True, (3, 8, 36, 3)): 152}
+MOBILENET_V2_MARKER = "features.18.0.weight"  # its final 1x1 conv, in torchvision's names
+# ResNets by (bottleneck?, blocks per stage): the ones stsm-edge builds, and ResNet-152 to name it.
+RESNET_DEPTHS = {(block is Bottleneck, layers): depth for depth, (block, layers) in RESNETS.items()} | \
+    {(True, (3, 8, 36, 3)): 152}
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class Found:
     value: object
     source: str  # FILE, CONFIG, FLAG, FALLBACK or MODEL
 
-    def shown(self, text: str) -> str:
-        return f"{text} [{self.source}]"
+    def shown(self, text: str, flag: str = "") -> str:
+        """`text [source]`; a fallback says which flag sets it instead."""
+        return f"{text} [{self.source}{f'; {flag} to change' if flag and self.source == FALLBACK else ''}]"
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ class Inferred:
         mean = "ImageNet mean/std" if spec == PreprocessSpec(spec.size, spec.resize_short) else "own mean/std"
         return (f"{self.name}: " + ", ".join((
             self.layout.shown(f"layout {self.layout.value}"), self.backbone.shown(f"backbone {self.backbone.value}"),
-            self.classes.shown(f"{self.classes.value} classes"), self.shift.shown(shift_text),
-            self.n_segments.shown(f"T {self.n_segments.value}"), self.labels.shown(f"labels {self.labels.value}"),
+            self.classes.shown(f"{self.classes.value} classes"), self.shift.shown(shift_text, "--method"),
+            self.n_segments.shown(f"T {self.n_segments.value}", "--segments"),
+            self.labels.shown(f"labels {self.labels.value}", "--labels"),
             self.preprocess.shown(f"preprocess short side {spec.resize_short}, crop {spec.size[0]}x{spec.size[1]}, "
                                   f"{mean}"))))
 
@@ -125,13 +127,16 @@ class ForeignFlags:
                            layout=self.layout, labels=Path(self.labels) if self.labels else None)
 
 
+RESNET_BLOCK = r"(?:^|\.)layer([1-4])\.(\d+)\.(conv\d|bn\d|downsample)\b"  # MMAction2's MobileNetV2 has layerN.i.conv
+
+
 def resnet_depth(state: dict[str, Tensor]) -> int | None:
     """The depth of the ResNet whose weights these are (blocks per stage and block type), None if not a ResNet;
     0 for a ResNet of no depth torchvision names."""
     blocks: dict[int, set[int]] = {}
     bottleneck = False
-    for key in state:  # a ResNet block's layers are conv1, bn1, ... (MMAction2's MobileNetV2 has layer1.0.conv)
-        found = re.search(r"(?:^|\.)layer([1-4])\.(\d+)\.(conv\d|bn\d|downsample)\b", key)
+    for key in state:
+        found = re.search(RESNET_BLOCK, key)
         if found:
             blocks.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
             bottleneck |= found.group(3) == "conv3"
@@ -140,13 +145,49 @@ def resnet_depth(state: dict[str, Tensor]) -> int | None:
     return RESNET_DEPTHS.get((bottleneck, tuple(len(blocks[stage]) for stage in (1, 2, 3, 4))), 0)
 
 
-def check_architecture(state: dict[str, Tensor], source: str, layout: Layout) -> None:
-    """One line naming an architecture stsm-edge does not build, instead of a list of unfitting keys."""
+def file_backbone(state: dict[str, Tensor], source: str, layout: Layout) -> str:
+    """The backbone the weights are, named in one line when stsm-edge does not build it."""
     depth = resnet_depth(state)
-    if depth is not None and depth != 50:
-        name = f"ResNet-{depth}" if depth else "a ResNet of a depth torchvision does not name"
-        raise WeightsError(f"{source}: {layout.name} {name} weights; stsm-edge builds MobileNetV2 and ResNet-50 "
-                           "only")
+    if depth is not None:
+        if depth not in RESNETS:
+            name = f"ResNet-{depth}" if depth else "a ResNet of a depth torchvision does not name"
+            raise WeightsError(f"{source}: {layout.name} {name} weights; stsm-edge builds MobileNetV2 and "
+                               f"ResNet-{'/'.join(map(str, RESNETS))}")
+        return f"resnet{depth}"
+    mobilenet_v2 = layout.key_maps.get("mobilenet_v2")
+    if mobilenet_v2 is not None and MOBILENET_V2_MARKER in apply_key_map(state, mobilenet_v2):
+        return "mobilenet_v2"
+    raise WeightsError(f"{source}: neither MobileNetV2 nor ResNet weights in the {layout.name} layout")
+
+
+def check_architecture(state: dict[str, Tensor], source: str, layout: Layout, backbone: str) -> None:
+    """One line naming the file's architecture when it is not the model's, instead of a list of unfitting keys."""
+    found = file_backbone(state, source, layout)
+    if found != backbone:
+        raise WeightsError(f"{source}: {layout.name} {found} weights, and the model is {backbone}")
+
+
+def shift_placement(state: dict[str, Tensor], layout: Layout) -> tuple[bool, int] | None:
+    """Whether the file's blocks carry the shift and, for a ResNet, which of each stage's blocks do (1: all, 2:
+    the first of every two, TSM's ResNet-101), read from the wrapper the shift leaves in the keys; None when the
+    layout leaves no such trace."""
+    if layout.shift_wrapper is None:
+        return None
+    wrapped = [key for key in state if re.search(layout.shift_wrapper, key)]
+    if not wrapped:
+        return False, 1
+    blocks: dict[int, set[int]] = {}
+    for key in state:
+        found = re.search(RESNET_BLOCK, key)
+        if found:
+            blocks.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
+    shifted: dict[int, set[int]] = {}
+    for key in wrapped:
+        found = re.search(r"(?:^|\.)layer([1-4])\.(\d+)\.", key)
+        if found:
+            shifted.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
+    every_other = {stage: {i for i in indices if i % 2 == 0} for stage, indices in blocks.items()}
+    return True, 2 if blocks and shifted == every_other and shifted != blocks else 1
 
 
 def load_weights(model: TemporalSegmentNetwork, source: str | Path, layout: str | None = None) -> LoadReport:
@@ -160,6 +201,7 @@ def load_weights(model: TemporalSegmentNetwork, source: str | Path, layout: str 
     data = read_checkpoint(path)
     state = state_dict_of(data, path)
     found = resolve_layout(layout, list(state))
+    check_architecture(state, str(path), found, model.config.backbone)
     report = _load_mapped(model, state, str(path), found)
     if is_own(data):
         report.preprocess = own_record(data, path).preprocess
@@ -175,7 +217,6 @@ def load_weights(model: TemporalSegmentNetwork, source: str | Path, layout: str 
 
 def _load_mapped(model: TemporalSegmentNetwork, state: dict[str, Tensor], source: str, layout: Layout) -> LoadReport:
     backbone = model.config.backbone
-    check_architecture(state, source, layout)
     if backbone not in layout.key_maps:
         raise WeightsError(f"{source}: the {layout.name} layout holds {', '.join(layout.key_maps)} weights, "
                            f"not {backbone}")
@@ -210,21 +251,19 @@ def _own_model(path: Path, data: dict, options: LoadOptions) -> ModelBundle:
 def _foreign_model(path: Path, data: object, options: LoadOptions) -> ModelBundle:
     state = state_dict_of(data, path)
     layout = resolve_layout(options.layout, list(state))
-    check_architecture(state, str(path), layout)
-    backbone = next((name for name, key_map in layout.key_maps.items()
-                     if BACKBONE_MARKERS[name] in apply_key_map(state, key_map)), None)
-    if backbone is None:
-        raise WeightsError(f"{path}: neither MobileNetV2 nor ResNet-50 weights in the {layout.name} layout")
+    backbone = file_backbone(state, str(path), layout)
     head = apply_key_map(state, layout.key_maps[backbone]).get(HEAD_KEYS[backbone] + ".weight")
     if head is None:
         raise WeightsError(f"{path}: no classifier head, so no classes to predict; fine-tune one with "
                            f"`stsm-edge train --pretrained {path}`")
     recorded = recorded_model(data.get("meta") if isinstance(data, dict) else None)
-    shift = _pick(options.shift, layout.shift, recorded.get("shift"), PRESETS[FOREIGN_DEFAULT_METHOD])
+    placement = shift_placement(state, layout)
+    unshifted = PRESETS["tsn"] if placement and not placement[0] else None  # no wrapper in the keys: no shift
+    shift = _pick(options.shift, layout.shift or unshifted, recorded.get("shift"), PRESETS[FOREIGN_DEFAULT_METHOD])
     n_segments = _pick(options.n_segments, None, recorded.get("n_segments"), FOREIGN_DEFAULT_SEGMENTS)
     model = build_model(ModelConfig(backbone=backbone, num_classes=head.shape[0], n_segments=n_segments.value,
-                                    dims=shift.value.dims, fold_div=shift.value.fold_div,
-                                    causal=shift.value.causal))
+                                    dims=shift.value.dims, fold_div=shift.value.fold_div, causal=shift.value.causal,
+                                    shift_every=placement[1] if placement and backbone != "mobilenet_v2" else 1))
     report = _load_mapped(model, state, str(path), layout)
     labels, labels_found = _foreign_labels(options, recorded, head.shape[0], layout)
     inferred = Inferred(path.name, Found(layout.name, FLAG if options.layout else FILE), Found(backbone, FILE),
@@ -250,6 +289,6 @@ def _foreign_labels(options: LoadOptions, recorded: dict, num_classes: int, layo
     if "labels" in recorded:
         return recorded["labels"], Found("the checkpoint's dataset_meta", CONFIG)
     labels, what = default_labels(num_classes, layout.name)
-    if what.startswith("none"):
+    if what.startswith("none"):  # the one case with no label list at all
         log.warning("%d classes and no label list: classes are named class_0 ...; pass --labels FILE", num_classes)
     return labels, Found(what, FALLBACK)

@@ -7,6 +7,7 @@ import re
 
 from stsm_edge.checkpoints.files import KeyMap, Layout
 from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
+from stsm_edge.models.tsn import RESNET_BACKBONES
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.shift import PRESETS, ShiftConfig
 
@@ -62,8 +63,10 @@ MMACTION2_PREPROCESS = PreprocessSpec((224, 224), 256, tuple(m / 255 for m in MM
                                       tuple(s / 255 for s in MMACTION2_STD_0_255))
 
 MMACTION2 = Layout("mmaction2", (r"^backbone\.conv1\.conv\.weight$",),
-                   {"mobilenet_v2": _MOBILENET_V2, "resnet50": _RESNET}, MMACTION2_PREPROCESS,
-                   "line i of the dataset's MMAction2 label map (Kinetics-400: tools/data/kinetics/label_map_k400.txt)")
+                   {"mobilenet_v2": _MOBILENET_V2, **{backbone: _RESNET for backbone in RESNET_BACKBONES}},
+                   MMACTION2_PREPROCESS,
+                   "line i of the dataset's MMAction2 label map (Kinetics-400: tools/data/kinetics/label_map_k400.txt)",
+                   shift_wrapper=r"\.net\.")  # MMAction2's TemporalShift wraps a conv as `<conv>.net`, as TSM's
 
 
 def _backbone_block(cfg: str) -> str:

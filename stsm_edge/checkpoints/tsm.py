@@ -5,6 +5,7 @@ blocks, a bare Linear head, always the causal shift of C/8 channels from the pre
 from __future__ import annotations
 
 from stsm_edge.checkpoints.files import KeyMap, Layout
+from stsm_edge.models.tsn import RESNET_BACKBONES
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.shift import PRESETS
 
@@ -32,8 +33,12 @@ _FLAT_BLOCK_1 = r"(^|\.)features\.1\.conv\.3\.weight$"  # torchvision's block 1 
 # bare `classifier` Linear. Its InvertedResidualWithShift reads the first C/8 channels from the previous frame.
 TSM_ONLINE = Layout("tsm-online", (_FLAT_BLOCK_1, r"^classifier\.weight$"), {"mobilenet_v2": _FLAT_MOBILENET_V2},
                     PreprocessSpec(), LABEL_ORDER, shift=PRESETS["tsm_online"])
+# Offline models: TemporalShift wraps a block's first conv as `<conv>.net` (TSM's `make_temporal_shift`), so the
+# keys show which blocks shift; a TSN trained with TSM's code has no `.net`.
+SHIFT_WRAPPER = r"\.net\."
 TSM_MOBILENET_V2 = Layout("tsm-mobilenet_v2", (_FLAT_BLOCK_1,), {"mobilenet_v2": _FLAT_MOBILENET_V2},
-                          PreprocessSpec(), LABEL_ORDER)
+                          PreprocessSpec(), LABEL_ORDER, shift_wrapper=SHIFT_WRAPPER)
 TSM = Layout("tsm", (r"(^|\.)(base_model|new_fc)\.",),
              {"mobilenet_v2": (*_WRAPPERS, (r"^new_fc\.", "classifier.1.")),
-              "resnet50": (*_WRAPPERS, (r"^new_fc\.", "fc."))}, PreprocessSpec(), LABEL_ORDER)
+              **{backbone: (*_WRAPPERS, (r"^new_fc\.", "fc.")) for backbone in RESNET_BACKBONES}},
+             PreprocessSpec(), LABEL_ORDER, shift_wrapper=SHIFT_WRAPPER)

@@ -75,11 +75,11 @@ class DistillConfig:
     def train_config(self, teacher: TemporalSegmentNetwork, size: int) -> TrainConfig:
         """The student's training settings: the teacher's backbone, width, T and input size, this shift."""
         t = teacher.config
-        return TrainConfig(data=self.videos, out=self.out, method=self.student_method, dims=self.dims, fold_div=self.fold_div,
-                           causal=self.causal, n_segments=t.n_segments, backbone=t.backbone, width_mult=t.width_mult,
-                           size=size, pretrained=self.teacher, epochs=self.epochs, batch_size=self.batch_size,
-                           lr=self.lr, dropout=t.dropout, workers=self.workers, seed=self.seed, step_ms=self.step_ms,
-                           max_steps_per_epoch=self.max_steps_per_epoch)
+        return TrainConfig(data=self.videos, out=self.out, method=self.student_method, dims=self.dims,
+                           fold_div=self.fold_div, causal=self.causal, n_segments=t.n_segments, backbone=t.backbone,
+                           width_mult=t.width_mult, size=size, pretrained=self.teacher, epochs=self.epochs,
+                           batch_size=self.batch_size, lr=self.lr, dropout=t.dropout, workers=self.workers,
+                           seed=self.seed, step_ms=self.step_ms, max_steps_per_epoch=self.max_steps_per_epoch)
 
 
 def unlabelled_records(source: Path) -> list[VideoRecord]:

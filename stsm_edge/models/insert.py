@@ -12,8 +12,10 @@ def residual_blocks(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if hasattr(m, "shift") and getattr(m, "has_residual", False)]
 
 
-def insert_shift(model: nn.Module, n_segments: int, dims: str = "THW", fold_div: int = 8, causal: bool = False) -> nn.Module:
-    """Fill the `shift` slot of each residual block (before the branch's first conv) in place.
+def insert_shift(model: nn.Module, n_segments: int, dims: str = "THW", fold_div: int = 8, causal: bool = False,
+                 every: int = 1) -> nn.Module:
+    """Fill the `shift` slot of residual blocks (before the branch's first conv) in place: every block, or with
+    `every` = n the blocks whose index in their stage is a multiple of n, as TSM does in ResNet-101 (n = 2).
 
     The op has no parameters, so the model's state dict keys are unchanged.
     """
@@ -21,8 +23,12 @@ def insert_shift(model: nn.Module, n_segments: int, dims: str = "THW", fold_div:
     blocks = residual_blocks(model)
     if not blocks:
         raise ValueError(f"{type(model).__name__} has no residual block with a shift slot")
+    index_in_stage = {id(block): int(name.rpartition(".")[2]) for name, block in model.named_modules()
+                      if name.rpartition(".")[2].isdigit()}
     for block in blocks:
-        block.shift = SpatioTemporalShift(n_segments, config.dims, config.fold_div, config.causal) if dims else nn.Identity()
+        shifted = dims and index_in_stage.get(id(block), 0) % every == 0
+        block.shift = SpatioTemporalShift(n_segments, config.dims, config.fold_div, config.causal) if shifted \
+            else nn.Identity()
     return model
 
 

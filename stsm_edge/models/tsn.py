@@ -8,9 +8,10 @@ from torch import Tensor, nn
 
 from stsm_edge.models.insert import insert_shift
 from stsm_edge.models.mobilenet_v2 import MobileNetV2
-from stsm_edge.models.resnet import resnet50
+from stsm_edge.models.resnet import RESNETS, resnet
 
-BACKBONES = ("mobilenet_v2", "resnet50")
+RESNET_BACKBONES = {f"resnet{depth}": depth for depth in RESNETS}
+BACKBONES = ("mobilenet_v2", *RESNET_BACKBONES)
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,17 @@ class ModelConfig:
     causal: bool = False
     width_mult: float = 1.0
     dropout: float = 0.5
+    shift_every: int = 1  # shift every block (1), or the first of every two in each stage (2: TSM's ResNet-101)
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
-        if self.n_segments < 1 or self.num_classes < 1:
-            raise ValueError("n_segments and num_classes must be >= 1")
+        if self.n_segments < 1 or self.num_classes < 1 or self.shift_every < 1:
+            raise ValueError("n_segments, num_classes and shift_every must be >= 1")
         if self.backbone != "mobilenet_v2" and self.width_mult != 1.0:
             raise ValueError(f"width_mult applies to mobilenet_v2 only, not {self.backbone}")
+        if self.backbone == "mobilenet_v2" and self.shift_every != 1:
+            raise ValueError("shift_every applies to ResNets' stages; MobileNetV2 shifts every residual block")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +86,7 @@ def assemble_model(config: ModelConfig) -> TemporalSegmentNetwork:
     if config.backbone == "mobilenet_v2":
         backbone: nn.Module = MobileNetV2(config.num_classes, config.width_mult, config.dropout)
     else:
-        backbone = resnet50(config.num_classes, config.dropout)
+        backbone = resnet(RESNET_BACKBONES[config.backbone], config.num_classes, config.dropout)
     if config.dims:
-        insert_shift(backbone, config.n_segments, config.dims, config.fold_div, config.causal)
+        insert_shift(backbone, config.n_segments, config.dims, config.fold_div, config.causal, config.shift_every)
     return TemporalSegmentNetwork(backbone, config)

@@ -16,12 +16,12 @@ from torch import Tensor
 
 from stsm_edge.assets import imagenet_labels, imagenet_weights_path
 from stsm_edge.errors import WeightsError
-from stsm_edge.models.tsn import TemporalSegmentNetwork
+from stsm_edge.models.tsn import RESNET_BACKBONES, TemporalSegmentNetwork
 from stsm_edge.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_KEYS = {"mobilenet_v2": "classifier.1", "resnet50": "fc"}
+HEAD_KEYS = {"mobilenet_v2": "classifier.1", **{backbone: "fc" for backbone in RESNET_BACKBONES}}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
     backbone = model.backbone
     own = backbone.state_dict()
     head = HEAD_KEYS[model.config.backbone]
+    head_keys = {head + ".weight", head + ".bias"}
     report = LoadReport(source, layout)
     head_weight = state.get(head + ".weight")
     if head_weight is not None and head_weight.shape != own[head + ".weight"].shape:
@@ -86,9 +87,9 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
         report.replaced_head = True
         report.notes.append(f"head of {head_weight.shape[0]} classes replaced by a new one of "
                             f"{own[head + '.weight'].shape[0]} (freshly initialised)")
-    missing = sorted(set(own) - set(state) - ({head + ".weight", head + ".bias"} if report.replaced_head else set()))
+    missing = sorted(set(own) - set(state) - (head_keys if report.replaced_head else set()))
     unexpected = sorted(set(state) - set(own))
-    if head + ".weight" not in state and not report.replaced_head and set(missing) <= {head + ".weight", head + ".bias"}:
+    if head + ".weight" not in state and not report.replaced_head and set(missing) <= head_keys:
         report.replaced_head, missing = True, []
         report.notes.append("checkpoint has no classifier head; the model keeps a freshly initialised one")
     if missing or unexpected:
@@ -97,7 +98,8 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
     shape_errors = [k for k, v in state.items() if v.shape != own[k].shape]
     if shape_errors:
         k = shape_errors[0]
-        raise WeightsError(f"{source}: key {k} has shape {tuple(state[k].shape)}, the model expects {tuple(own[k].shape)}")
+        raise WeightsError(f"{source}: key {k} has shape {tuple(state[k].shape)}, the model expects "
+                           f"{tuple(own[k].shape)}")
     backbone.load_state_dict(state, strict=not report.replaced_head)
     for note in report.notes:
         log.warning("%s: %s", source, note)
