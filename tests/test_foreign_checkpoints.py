@@ -14,8 +14,11 @@ from fixtures.tsm_online_mobilenet_v2 import MobileNetV2 as TsmOnlineMobileNetV2
 from stsm_edge.converters.base import fp32_parity
 from test_weights_mmaction2 import mmaction2_resnet_name, save_mmaction2_checkpoint
 
-from stsm_edge.checkpoints import LoadOptions, WeightsError, load_model, load_weights, save_checkpoint
+from stsm_edge.checkpoints import LoadOptions, ModelBundle, WeightsError, load_model, load_weights, save_checkpoint
+from stsm_edge.errors import ArtifactError
 from stsm_edge.models import ModelConfig, build_model, shift_sites, stsm_mobilenet_v2, stsm_resnet50
+from stsm_edge.preprocess import PreprocessSpec
+from stsm_edge.runtimes.torch import TorchRuntime
 from stsm_edge.shift import PRESETS, ShiftConfig, SpatioTemporalShift
 from stsm_edge.streaming import to_streaming
 
@@ -75,7 +78,8 @@ def test_tsm_online_demo_loads_as_tsm_online_and_matches_their_model_frame_by_fr
     assert ShiftConfig(config.dims, config.fold_div, config.causal) == PRESETS["tsm_online"]
     assert bundle.source["layout"] == "tsm-online"
     line = capfd.readouterr().err
-    assert "layout tsm-online [file]" in line and "fold_div 8, causal) [file]" in line and "T 8 [fallback; --segments to change]" in line
+    assert "layout tsm-online [file]" in line and "fold_div 8, causal) [file]" in line
+    assert "T 8 [fallback; --segments to change]" in line
     streaming, size = to_streaming(bundle.model), 160
     theirs, ours = their_buffers(net, size), None
     frames = torch.randn(12, 1, 3, size, size, generator=torch.Generator().manual_seed(2))
@@ -274,3 +278,12 @@ def test_readme_names_import(module):
     imported = __import__(module, fromlist=README_NAMES[module])
     for name in README_NAMES[module]:
         assert hasattr(imported, name), f"{module}.{name}"
+
+
+def test_torch_runtime_validates_its_sidecar_like_the_other_runtimes(tmp_path):
+    model = stsm_mobilenet_v2(num_classes=3, n_segments=4, causal=True, width_mult=0.35).eval()
+    bundle = ModelBundle(model, ["a", "b"], PreprocessSpec.for_size(64, 64), {})
+    with pytest.raises(ArtifactError, match="2 labels for 3 classes"):
+        TorchRuntime(tmp_path / "in_memory.pt", bundle=bundle)
+    assert TorchRuntime(tmp_path / "in_memory.pt", bundle=ModelBundle(model, ["a", "b", "c"], bundle.preprocess,
+                                                                       {})).labels == ["a", "b", "c"]

@@ -145,15 +145,23 @@ def resnet_depth(state: dict[str, Tensor]) -> int | None:
     return RESNET_DEPTHS.get((bottleneck, tuple(len(blocks[stage]) for stage in (1, 2, 3, 4))), 0)
 
 
+def resnet_backbone(state: dict[str, Tensor], source: str, layout: Layout) -> str | None:
+    """The ResNet the weights are (None: not a ResNet), named in one line when stsm-edge does not build it."""
+    depth = resnet_depth(state)
+    if depth is None:
+        return None
+    if depth not in RESNETS:
+        name = f"ResNet-{depth}" if depth else "a ResNet of a depth torchvision does not name"
+        raise WeightsError(f"{source}: {layout.name} {name} weights; stsm-edge builds MobileNetV2 and "
+                           f"ResNet-{'/'.join(map(str, RESNETS))}")
+    return f"resnet{depth}"
+
+
 def file_backbone(state: dict[str, Tensor], source: str, layout: Layout) -> str:
     """The backbone the weights are, named in one line when stsm-edge does not build it."""
-    depth = resnet_depth(state)
-    if depth is not None:
-        if depth not in RESNETS:
-            name = f"ResNet-{depth}" if depth else "a ResNet of a depth torchvision does not name"
-            raise WeightsError(f"{source}: {layout.name} {name} weights; stsm-edge builds MobileNetV2 and "
-                               f"ResNet-{'/'.join(map(str, RESNETS))}")
-        return f"resnet{depth}"
+    resnet = resnet_backbone(state, source, layout)
+    if resnet is not None:
+        return resnet
     mobilenet_v2 = layout.key_maps.get("mobilenet_v2")
     if mobilenet_v2 is not None and MOBILENET_V2_MARKER in apply_key_map(state, mobilenet_v2):
         return "mobilenet_v2"
@@ -161,9 +169,10 @@ def file_backbone(state: dict[str, Tensor], source: str, layout: Layout) -> str:
 
 
 def check_architecture(state: dict[str, Tensor], source: str, layout: Layout, backbone: str) -> None:
-    """One line naming the file's architecture when it is not the model's, instead of a list of unfitting keys."""
-    found = file_backbone(state, source, layout)
-    if found != backbone:
+    """One line naming the file's ResNet when it is not the model's backbone, instead of a list of unfitting keys
+    (other mismatches are named key by key by the strict load)."""
+    found = resnet_backbone(state, source, layout)
+    if found is not None and found != backbone:
         raise WeightsError(f"{source}: {layout.name} {found} weights, and the model is {backbone}")
 
 
