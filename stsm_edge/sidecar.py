@@ -59,8 +59,13 @@ def _short_message(error) -> str:
     return f"{len(error.instance)} entries, {bound.format(error.validator_value)}{why}"
 
 
+def stamped(data: dict) -> dict:
+    """A sidecar's fields under this schema's name and version, as every sidecar is written."""
+    return {"schema": SCHEMA, "version": VERSION, **data}
+
+
 def write_sidecar(artifact: Path, data: dict) -> Path:
-    data = {"schema": SCHEMA, "version": VERSION, **data}
+    data = stamped(data)
     validate_sidecar(data, str(sidecar_path(artifact)))
     path = sidecar_path(artifact)
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")

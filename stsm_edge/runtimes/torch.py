@@ -16,7 +16,7 @@ from stsm_edge.checkpoints import ModelBundle, load_model
 from stsm_edge.forms import build_form, form_sidecar
 from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.runtimes.base import Runtime, register_runtime
-from stsm_edge.sidecar import validate_sidecar
+from stsm_edge.sidecar import stamped, validate_sidecar
 
 
 def natural_form(model: TemporalSegmentNetwork) -> str:
@@ -36,7 +36,8 @@ class TorchRuntime(Runtime):
         sidecar = form_sidecar(bundle.model, spec, form, bundle.labels, bundle.preprocess, artifact=str(path),
                                target="torch", precision="fp32",
                                time_step=bundle.time_step.to_dict() if bundle.time_step else None)
-        validate_sidecar(sidecar, f"{path} (its sidecar, made from the checkpoint)")  # as every runtime's is read
+        # Checked as every other runtime's sidecar is when read, so a bundle that contradicts itself stops here.
+        sidecar = validate_sidecar(stamped(sidecar), f"{path} (its sidecar, made from the checkpoint)")
         super().__init__(Path(str(path)), sidecar, threads)
         self._module = spec.module
         if threads:
