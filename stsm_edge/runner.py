@@ -68,7 +68,7 @@ class FrameBufferRunner:
 
     @classmethod
     def open(cls, model: str | Path, threads: int | None = None, options=None, **kwargs) -> "FrameBufferRunner":
-        """From an artifact (+ sidecar), a checkpoint (read with `options`, a weights.LoadOptions), or "default"."""
+        """From an artifact (+ sidecar), a checkpoint (read with `options`, a checkpoints.LoadOptions), or "default"."""
         return cls(open_model(model, threads, options), **kwargs)
 
     def reset(self) -> None:

@@ -266,20 +266,6 @@ def test_weights_take_a_registry_name_and_refuse_a_path(tmp_path):
     assert model.config.num_classes == 1000
 
 
-# Every Python name README shows (its `from stsm_edge... import ...` lines), after the checkpoints/models moves.
-README_NAMES = {
-    "stsm_edge.models": ["stsm_mobilenet_v2", "stsm_resnet50"],
-    "stsm_edge.streaming": ["InternalStateModel", "initial_states", "state_spec", "to_streaming"],
-}
-
-
-@pytest.mark.parametrize("module", sorted(README_NAMES))
-def test_readme_names_import(module):
-    imported = __import__(module, fromlist=README_NAMES[module])
-    for name in README_NAMES[module]:
-        assert hasattr(imported, name), f"{module}.{name}"
-
-
 def test_torch_runtime_validates_its_sidecar_like_the_other_runtimes(tmp_path):
     model = stsm_mobilenet_v2(num_classes=3, n_segments=4, causal=True, width_mult=0.35).eval()
     bundle = ModelBundle(model, ["a", "b"], PreprocessSpec.for_size(64, 64), {})

@@ -1,5 +1,7 @@
 """Models: torchvision layout, where the shift goes, zero params and FLOPs, TSN head."""
 
+import importlib
+
 import pytest
 import torch
 
@@ -75,3 +77,17 @@ def test_shift_mixes_frames_and_plain_does_not():
 def test_wrong_clip_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"expected \(N, 4, 3, H, W\)"):
         stsm_mobilenet_v2(n_segments=4, width_mult=0.35)(torch.randn(1, 3, 3, 32, 32))
+
+
+# Every Python name README shows (its `from stsm_edge... import ...` lines), after the checkpoints/models moves.
+README_NAMES = {
+    "stsm_edge.models": ["stsm_mobilenet_v2", "stsm_resnet50"],
+    "stsm_edge.streaming": ["InternalStateModel", "initial_states", "state_spec", "to_streaming"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(README_NAMES))
+def test_readme_names_import(module):
+    imported = importlib.import_module(module)
+    for name in README_NAMES[module]:
+        assert hasattr(imported, name), f"{module}.{name}"

@@ -171,7 +171,7 @@ class EvalSettings:
 
 
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
-    """"default", a checkpoint (read with `options`, a weights.LoadOptions) or an artifact on an annotation list:
+    """"default", a checkpoint (read with `options`, a checkpoints.LoadOptions) or an artifact on an annotation list:
     segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream."""
     from stsm_edge.runtimes.base import open_model
     from stsm_edge.timebase import step_from_ms

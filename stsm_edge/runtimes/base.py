@@ -159,7 +159,7 @@ def open_runtime(path: Path, sidecar: dict | None = None, threads: int | None = 
 
 def open_model(model: str | Path, threads: int | None = None, options=None) -> Runtime:
     """A runtime for "default" (the shipped model, eager), a checkpoint (stsm-edge, or from another tool read with
-    `options`, a weights.LoadOptions) or an exported artifact with its sidecar."""
+    `options`, a checkpoints.LoadOptions) or an exported artifact with its sidecar."""
     from stsm_edge.checkpoints import LoadOptions
     from stsm_edge.defaults import model_bundle
 
