@@ -130,18 +130,21 @@ class ForeignFlags:
 RESNET_BLOCK = r"(?:^|\.)layer([1-4])\.(\d+)\.(conv\d|bn\d|downsample)\b"  # MMAction2's MobileNetV2 has layerN.i.conv
 
 
+def resnet_blocks(keys: list[str], pattern: str = RESNET_BLOCK) -> dict[int, set[int]]:
+    """stage -> indices of the ResNet blocks that the keys matching `pattern` belong to."""
+    blocks: dict[int, set[int]] = {}
+    for found in filter(None, (re.search(pattern, key) for key in keys)):
+        blocks.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
+    return blocks
+
+
 def resnet_depth(state: dict[str, Tensor]) -> int | None:
     """The depth of the ResNet whose weights these are (blocks per stage and block type), None if not a ResNet;
     0 for a ResNet of no depth torchvision names."""
-    blocks: dict[int, set[int]] = {}
-    bottleneck = False
-    for key in state:
-        found = re.search(RESNET_BLOCK, key)
-        if found:
-            blocks.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
-            bottleneck |= found.group(3) == "conv3"
+    blocks = resnet_blocks(list(state))
     if set(blocks) != {1, 2, 3, 4}:
         return None
+    bottleneck = any(re.search(r"(?:^|\.)layer[1-4]\.\d+\.conv3\.", key) for key in state)
     return RESNET_DEPTHS.get((bottleneck, tuple(len(blocks[stage]) for stage in (1, 2, 3, 4))), 0)
 
 
@@ -185,16 +188,7 @@ def shift_placement(state: dict[str, Tensor], layout: Layout) -> tuple[bool, int
     wrapped = [key for key in state if re.search(layout.shift_wrapper, key)]
     if not wrapped:
         return False, 1
-    blocks: dict[int, set[int]] = {}
-    for key in state:
-        found = re.search(RESNET_BLOCK, key)
-        if found:
-            blocks.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
-    shifted: dict[int, set[int]] = {}
-    for key in wrapped:
-        found = re.search(r"(?:^|\.)layer([1-4])\.(\d+)\.", key)
-        if found:
-            shifted.setdefault(int(found.group(1)), set()).add(int(found.group(2)))
+    blocks, shifted = resnet_blocks(list(state)), resnet_blocks(wrapped)
     every_other = {stage: {i for i in indices if i % 2 == 0} for stage, indices in blocks.items()}
     return True, 2 if blocks and shifted == every_other and shifted != blocks else 1
 
