@@ -165,7 +165,7 @@ def variants(settings: Settings, keeps_state_inside: bool = False) -> list[tuple
 
 def model_family(model_config: dict) -> str:
     """The family of a sidecar's model config; another preset (or a custom shift) is named as it is."""
-    from stsm_edge.shift import ShiftConfig, preset_name
+    from stsm_edge.architectures import ShiftConfig, preset_name
 
     name = preset_name(ShiftConfig(model_config["dims"], model_config["fold_div"], model_config["causal"]))
     return next((family for family, preset in MODEL_PRESETS.items() if preset == name), name)
@@ -175,12 +175,12 @@ def build(model: str, settings: Settings):
     """A model of the family with its labels, preprocessing and provenance."""
     import torch
 
+    from stsm_edge.architectures import PRESETS
     from stsm_edge.assets import imagenet_weights_path
     from stsm_edge.defaults import IMAGENET_CONFIG
     from stsm_edge.fileio import file_sha256
     from stsm_edge.models.tsn import ModelConfig, build_model
     from stsm_edge.preprocess import PreprocessSpec
-    from stsm_edge.shift import PRESETS
     from stsm_edge.weights import load_weights
 
     shift = PRESETS[MODEL_PRESETS[model]]

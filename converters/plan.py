@@ -15,7 +15,7 @@ from stsm_edge.console import Progress, human_bytes, table
 from stsm_edge.data.sources import preprocessed_frames
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
-from stsm_edge.options import option
+from stsm_edge.options import STEP_MS, ModelFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import STATE_LOCATIONS
 from stsm_edge.timebase import TimeStep, step_from_ms
@@ -41,8 +41,8 @@ class ExportPlan:
     calib_stride: int = option(2, "")
     verify: str | None = option(None, "held-out video or clip list for the parity check (default: cup.mp4)")
     verify_frames: int = option(120, "")
-    size: int | None = option(None, "input side (default: the model's own)")
-    step_ms: float | None = option(None, "the model's time step to record (default: the checkpoint's)")
+    size: int | None = ModelFlags.size.field(None)  # default: the model's own
+    step_ms: float | None = STEP_MS.field(None)  # default: the checkpoint's
     converter_option: tuple[str, ...] | None = option(
         None, "a converter option KEY=VALUE, e.g. shift_form=training or quant_format=qdq (repeatable; each target's "
               "options are its dataclass in stsm_edge/converters)", flag="--option", action="append", nargs=None,

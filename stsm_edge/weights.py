@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name
 from stsm_edge.assets import imagenet_labels, imagenet_weights_path, kinetics_labels
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import file_sha256
@@ -26,7 +27,6 @@ from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork, build_model
 from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import PRESETS, ShiftConfig, preset_name
 from stsm_edge.timebase import TimeStep
 
 log = logging.getLogger(__name__)

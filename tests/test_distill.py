@@ -9,6 +9,7 @@ import pytest
 import torch
 from test_weights_mmaction2 import FIXTURE, save_mmaction2_checkpoint, seeded_state
 
+from stsm_edge.architectures import PRESETS
 from stsm_edge.assets import kinetics_labels
 from stsm_edge.data import read_annotations
 from stsm_edge.data.motion import MotionSpec, make_motion_data
@@ -18,7 +19,6 @@ from stsm_edge.fit.distill import distillation, unlabelled_records
 from stsm_edge.models.tsn import ModelConfig, build_model
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.torch import TorchRuntime
-from stsm_edge.shift import PRESETS
 from stsm_edge.weights import MMACTION2_PREPROCESS, load_model, load_weights, read_checkpoint, save_checkpoint
 
 SIZE, T = 64, 4

@@ -18,11 +18,11 @@ from stsm_edge.benchmarks.fidelity.run import (
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
+from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name, resolve_shift
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fit.train import TrainConfig
 from stsm_edge.models.insert import shift_sites
 from stsm_edge.models.tsn import ModelConfig
-from stsm_edge.shift import PRESETS, ShiftConfig, preset_name, resolve_shift
 from stsm_edge.weights import load_model, read_checkpoint, save_checkpoint
 
 

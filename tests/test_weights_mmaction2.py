@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from stsm_edge.architectures import PRESETS, ShiftConfig
 from stsm_edge.assets import coffee_image_path, kinetics_labels
 from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.models.factory import stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
-from stsm_edge.shift import PRESETS, ShiftConfig
 from stsm_edge.weights import (
     LAYOUTS,
     MMACTION2_MEAN_0_255,

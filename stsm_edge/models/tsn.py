@@ -6,11 +6,10 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
+from stsm_edge.architectures import BACKBONES
 from stsm_edge.models.insert import insert_shift
 from stsm_edge.models.mobilenet_v2 import MobileNetV2
 from stsm_edge.models.resnet import resnet50
-
-BACKBONES = ("mobilenet_v2", "resnet50")
 
 
 @dataclass(frozen=True)
