@@ -48,9 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 TARGETS = ("executorch", "tflite", "onnx")
 MODELS = ("stsm", "plain", "tsm")
-RATIO_NAMES = ("shift_overhead_vs_plain", "shift_overhead_vs_tsm", "int8_over_fp32", "stream_over_clip",
-               "eager_over_artifact", "internal_over_explicit")
-# Each model family is one preset of stsm_edge.shift.PRESETS, in its streamable (causal) form.
+# Each model family is one preset of stsm_edge.architectures.PRESETS, in its streamable (causal) form.
 MODEL_PRESETS = {"stsm": "stsm_causal", "plain": "tsn", "tsm": "tsm_online"}
 
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stsm_edge.converters.base import PRECISIONS, TARGETS
+from stsm_edge.converters.base import PRECISIONS, TARGETS, export_artifact, get_converter
 
 from stsm_edge.console import Progress, human_bytes, table
 from stsm_edge.data.sources import preprocessed_frames
@@ -73,8 +73,6 @@ class ExportPlan:
 
     def __post_init__(self) -> None:
         """Checks that need no model, so a bad request fails before one is loaded."""
-        from stsm_edge.converters.base import get_converter
-
         if self.size is not None and self.size < 1:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
         if len(self.targets) == 1:
@@ -139,8 +137,6 @@ def export_time_step(bundle: ModelBundle, step_ms: float | None) -> TimeStep | N
 
 def export_model(bundle: ModelBundle, plan: ExportPlan, progress: Progress | None = None) -> ExportSummary:
     """Every (target, form) of the plan, each verified; `progress` counts artifacts and names each step."""
-    from stsm_edge.converters.base import export_artifact
-
     out_dir = ensure_writable_dir(Path(plan.out))
     spec = PreprocessSpec.for_size(plan.size, plan.size) if plan.size else bundle.preprocess
     calib = []

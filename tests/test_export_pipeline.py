@@ -49,7 +49,7 @@ def test_fp32_onnx_export_writes_artifact_and_valid_sidecar(model, frames, tmp_p
     assert [i["name"] for i in sidecar["inputs"]][:2] == ["frame", "state_features_3"]
     assert sidecar["outputs"][1]["name"] == "new_state_features_3"
     assert sidecar["model"]["causal"] and sidecar["labels"] == LABELS and "torch" in sidecar["tools"]
-    # Converted in the shift's deploy form, yet equal to the training form within 1e-4 (checked above).
+    # Converted in the shift's deploy variant, yet equal to the training variant within 1e-4 (checked above).
     assert sidecar["shift_form"] == "deploy" and "stsm-edge converters" in sidecar["tools"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mobilenet_v2_stream_fp32.onnx", "mobilenet_v2_stream_fp32.onnx.json"]
 

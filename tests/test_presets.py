@@ -22,7 +22,7 @@ from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name, resolve_s
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fit.train import TrainConfig
 from stsm_edge.models.insert import shift_sites
-from stsm_edge.models.tsn import ModelConfig
+from stsm_edge.models.tsn import ModelConfig, build_model
 from stsm_edge.weights import load_model, read_checkpoint, save_checkpoint
 
 
@@ -38,8 +38,6 @@ def shifts_of(model) -> set[ShiftConfig]:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_training_builds_each_preset_exactly(name):
-    from stsm_edge.models.tsn import build_model
-
     model = build_model(TrainConfig(data=".", out=".", method=name, width_mult=0.35).model_config(9))
     expected = PRESETS[name]
     assert shifts_of(model) == (set() if not expected.dims else {expected})
@@ -86,8 +84,6 @@ def test_resolver_names_presets_and_refuses_mixtures():
 
 
 def test_a_checkpoint_without_fold_div_loads_with_eight(tmp_path):
-    from stsm_edge.models.tsn import build_model
-
     model = build_model(ModelConfig(num_classes=3, n_segments=4, dims="THW", causal=True, width_mult=0.35))
     path = tmp_path / "old.pt"
     save_checkpoint(model, path, ["a", "b", "c"])

@@ -21,7 +21,7 @@ from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
 from stsm_edge.options import STEP_MS, RunnerFlags, option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
-from stsm_edge.runtimes.base import Runtime
+from stsm_edge.runtimes.base import Runtime, open_model
 from stsm_edge.video import iter_video_timed
 
 
@@ -173,7 +173,6 @@ class EvalSettings:
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
     """"default", a checkpoint (read with `options`, a weights.LoadOptions) or an artifact on an annotation list:
     segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream."""
-    from stsm_edge.runtimes.base import open_model
     from stsm_edge.timebase import step_from_ms
 
     data = Path(settings.data)
