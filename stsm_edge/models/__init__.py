@@ -1,3 +1,6 @@
+"""The networks: MobileNetV2 and ResNet-50 in torchvision's names, the shift put into their blocks, the TSN
+wrapper and its config, model cost."""
+
 from stsm_edge.models.insert import insert_shift, residual_blocks, shift_sites
 from stsm_edge.models.mobilenet_v2 import InvertedResidual, MobileNetV2
 from stsm_edge.models.resnet import Bottleneck, ResNet, resnet50
