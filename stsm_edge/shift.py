@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# The shift's settings and presets live torch-free (flags offer them); docs/checkpoints.md shows them here, beside the op.
+# The shift's settings and presets live torch-free (flags offer them); the guides show them here too.
 from stsm_edge.architectures import DIM_LETTERS, PRESETS, ShiftConfig, resolve_shift, validate_dims
 
 __all__ = ["PRESETS", "ShiftConfig", "SpatioTemporalShift", "group_size", "resolve_shift", "shift_frame",

@@ -117,8 +117,9 @@ def test_student_preset_comes_from_the_presets(teacher, motion, tmp_path):
 
 
 def test_an_mmaction2_checkpoint_becomes_a_streaming_int8_model(motion, tmp_path):
-    """The path README's "Bring a checkpoint" (docs/checkpoints.md) walks: MMAction2 TSM (bidirectional, Kinetics-400) -> a causal
-    student with the teacher's labels and preprocessing -> an int8 streaming artifact that verifies."""
+    """The path README's "Bring a checkpoint" (docs/checkpoints.md) walks: MMAction2 TSM (bidirectional,
+    Kinetics-400) -> a causal student with the teacher's labels and preprocessing -> an int8 streaming artifact that
+    verifies."""
     reference = json.loads(FIXTURE.read_text())
     teacher = save_mmaction2_checkpoint(tmp_path / "tsm_mobilenetv2_k400.pth",
                                         seeded_state(reference["spec"], reference["seed"]))
