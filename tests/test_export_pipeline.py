@@ -92,13 +92,12 @@ def test_int8_without_calibration_frames_is_a_clear_error(model, frames, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_empty_calibration_folder_from_the_cli(tmp_path):
+def test_empty_calibration_folder_from_the_cli(tmp_path, cli):
     empty = tmp_path / "no_frames"
     empty.mkdir()
     (empty / "notes.txt").write_text("no images here")
-    result = subprocess.run([sys.executable, "-m", "stsm_edge", "export", "--default", "--target", "onnx",
-                             "--precision", "int8", "--form", "stream", "--calib", str(empty), "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    result = cli("export", "--default", "--target", "onnx", "--precision", "int8", "--form", "stream", "--calib", empty,
+                 "--out", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.strip() == f"stsm-edge: error: {empty}: no readable images"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
