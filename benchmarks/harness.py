@@ -48,9 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 TARGETS = ("executorch", "tflite", "onnx")
 MODELS = ("stsm", "plain", "tsm")
-RATIO_NAMES = ("shift_overhead_vs_plain", "shift_overhead_vs_tsm", "int8_over_fp32", "stream_over_clip",
-               "eager_over_artifact", "internal_over_explicit")
-# Each model family is one preset of stsm_edge.shift.PRESETS, in its streamable (causal) form.
+# Each model family is one preset of stsm_edge.architectures.PRESETS, in its streamable (causal) form.
 MODEL_PRESETS = {"stsm": "stsm_causal", "plain": "tsn", "tsm": "tsm_online"}
 
 
@@ -165,7 +163,7 @@ def variants(settings: Settings, keeps_state_inside: bool = False) -> list[tuple
 
 def model_family(model_config: dict) -> str:
     """The family of a sidecar's model config; another preset (or a custom shift) is named as it is."""
-    from stsm_edge.shift import ShiftConfig, preset_name
+    from stsm_edge.architectures import ShiftConfig, preset_name
 
     name = preset_name(ShiftConfig(model_config["dims"], model_config["fold_div"], model_config["causal"]))
     return next((family for family, preset in MODEL_PRESETS.items() if preset == name), name)
@@ -175,13 +173,13 @@ def build(model: str, settings: Settings):
     """A model of the family with its labels, preprocessing and provenance."""
     import torch
 
+    from stsm_edge.architectures import PRESETS
     from stsm_edge.assets import imagenet_weights_path
     from stsm_edge.defaults import IMAGENET_CONFIG
     from stsm_edge.fileio import file_sha256
     from stsm_edge.models import ModelConfig, build_model
     from stsm_edge.models.weights import load_registered
     from stsm_edge.preprocess import PreprocessSpec
-    from stsm_edge.shift import PRESETS
 
     shift = PRESETS[MODEL_PRESETS[model]]
     config = ModelConfig(**{**IMAGENET_CONFIG.to_dict(), "dims": shift.dims, "fold_div": shift.fold_div,

@@ -125,7 +125,7 @@ def parity(names: list[str], out: Path) -> dict:
     """Top-1 agreement of each int8 variant with eager fp32, as the export's verification computes it (states
     carried; windows of T frames' mean logits, and single frames), on vtest.avi and cup.mp4; fp32 run once."""
     from stsm_edge.benchmarks.harness import Settings, build, real_frames
-    from stsm_edge.converters.base import _compare, artifact_logits, eager_logits, moving_average
+    from stsm_edge.converters.base import artifact_logits, compare_logits, eager_logits, moving_average
 
     from stsm_edge.forms import build_form, form_inputs
     from stsm_edge.runtimes.base import open_runtime
@@ -139,8 +139,9 @@ def parity(names: list[str], out: Path) -> dict:
         expected = eager_logits(form.module, feed, True)
         for name in names:
             got = artifact_logits(open_runtime(out / f"{name}.pte", threads=1), feed, True)
-            windows = _compare(moving_average(expected, settings.segments), moving_average(got, settings.segments))
-            frames = _compare(expected, got)
+            window = settings.segments
+            windows = compare_logits(moving_average(expected, window), moving_average(got, window))
+            frames = compare_logits(expected, got)
             result[f"{name} {video}"] = {"windows": windows, "frames": frames}
             print(f"{name:12s} {video:10s} windows {windows['top1_agreement']:.1%} of {windows['samples']}, "
                   f"frames {frames['top1_agreement']:.1%} of {frames['samples']}", flush=True)

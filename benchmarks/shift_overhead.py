@@ -5,13 +5,13 @@ MobileNetV2 (random weights: timing does not depend on them; calibration uses re
 
   plain     no shift at all (dims=""), one input, one output;
   training  causal STSM with the shift as written for training (slices + zero pad + cat);
-  deploy    causal STSM in its deploy form (stsm_edge.converters.deploy);
+  deploy    causal STSM in its deploy variant (stsm_edge.converters.deploy);
 
 then times them interleaved (one run of each per round, so load changes hit all three alike) and
 prints median and minimum ms/frame and the overhead ratios deploy/plain and training/plain. Each
-converter's `shift_form` default (converters/base.py) is the form this script measured faster on it.
+converter's `shift_form` default (converters/base.py) is the variant this script measured faster on it.
 
-What it measured, and the other forms tried, are in benchmarks/results/shift_overhead_notes.md.
+What it measured, and the other variants tried, are in benchmarks/results/shift_overhead_notes.md.
 
     PYTHONPATH=. python benchmarks/shift_overhead.py [--size 224] [--width 1.0] [--rounds 100]
 """

@@ -1,7 +1,6 @@
 """Per-target converters behind one registry: `get_converter(name)` imports a target on demand."""
 
 from stsm_edge.converters.base import (
-    FORMS,
     REGISTRY,
     TARGETS,
     Conversion,
@@ -14,6 +13,8 @@ from stsm_edge.converters.base import (
     get_converter,
     register,
 )
+
+from stsm_edge.forms import FORMS
 
 __all__ = ["FORMS", "REGISTRY", "TARGETS", "Conversion", "Converter", "ConverterOptions", "ExportJob", "ExportResult",
            "Int8Options", "export_artifact", "get_converter", "register"]

@@ -17,24 +17,19 @@ from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
-from stsm_edge.converters.deploy import deploy_form
+from stsm_edge.converters.deploy import deploy_variant
 from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 from torch import Tensor, nn
 
-from stsm_edge.errors import (  # noqa: F401  (re-exported: converters raise these)
-    ArtifactError,
+from stsm_edge.errors import (
     CalibrationError,
     ExportError,
     InputError,
     OptionError,
-    StsmEdgeError,
     TargetUnavailable,
 )
 from stsm_edge.fileio import atomic_output, ensure_writable_dir
-from stsm_edge.forms import (  # noqa: F401  (ClipForm, FormSpec re-exported for converters)
-    FORMS,
-    ClipForm,
-    FormSpec,
+from stsm_edge.forms import (
     build_form,
     form_inputs,
     form_sidecar,
@@ -52,7 +47,7 @@ TARGETS = ("executorch", "coreml", "tflite", "onnx")
 PRECISIONS = ("fp32", "fp16", "int8", "int8w")  # the union of the targets' `precisions`
 # "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": stsm_edge.converters.deploy's
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
-SHIFT_FORMS = ("training", "deploy")
+SHIFT_VARIANTS = ("training", "deploy")
 # fp32 passes when no logit differs by more than this share of the reference's largest |logit| (1.0 at least):
 # float error grows with the logits' scale, so an absolute bar failed correct artifacts of large-logit models
 # (TSM's online MobileNetV2: logits to 19.8, max |d| 1.13e-3, top-1 100%), while a wrong weight, state or
@@ -78,12 +73,13 @@ class ConverterOptions:
     value outside a field's `CHOICES`, before any slow step, so a misspelt option is never ignored.
     """
 
-    # Which exactly-equal form of the shift the target converts. Chosen by benchmarks/shift_overhead.py
+    # Which exactly-equal variant of the shift (training or deploy) the target converts; "form" is clip/stream, the
+    # key keeps its old name because sidecars and --converter-option record it. Chosen by benchmarks/shift_overhead.py
     # (int8 stream, 224², 1 thread, interleaved rounds): deploy was faster for ExecuTorch and ONNX and
-    # no slower for TFLite; CoreML cannot be timed on Linux, so its options keep the training form.
+    # no slower for TFLite; CoreML cannot be timed on Linux, so its options keep the training variant.
     shift_form: str = "deploy"
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"shift_form": SHIFT_FORMS}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"shift_form": SHIFT_VARIANTS}
 
     @classmethod
     def from_dict(cls, target: str, options: Mapping | None = None) -> "ConverterOptions":
@@ -212,7 +208,9 @@ def tool_versions() -> dict[str, str]:
 
 # ---- verification ---------------------------------------------------------------------------------
 
-def _compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> dict:
+def compare_logits(reference: list[np.ndarray], candidate: list[np.ndarray]) -> dict:
+    """Largest absolute difference and top-1 agreement of two runs' logits, step by step (what verification
+    reports; benchmarks report with it too)."""
     ref, got = np.stack(reference), np.stack(candidate)
     return {
         "max_abs_diff": float(np.abs(ref - got).max()),
@@ -275,12 +273,12 @@ def verify_artifact(path: Path, sidecar: dict, reference: nn.Module, feed: list[
     got = artifact_logits(runtime, feed, stream)
     expected = eager_logits(reference, feed, stream)
     report = {"runtime": runtime.format,
-              "vs_fp32": _compare(moving_average(expected, window), moving_average(got, window))}
+              "vs_fp32": compare_logits(moving_average(expected, window), moving_average(got, window))}
     if stream:
-        report["per_frame"] = _compare(expected, got)
+        report["per_frame"] = compare_logits(expected, got)
     if quantized_reference is not None:
         shown = moving_average(eager_logits(quantized_reference, feed, stream), window)
-        report["vs_fake_quant"] = _compare(shown, moving_average(got, window))
+        report["vs_fake_quant"] = compare_logits(shown, moving_average(got, window))
     if sidecar["precision"] == "fp32":
         report["passed"], report["criterion"] = fp32_parity(expected, got)  # per frame for a stream
         report["criterion"] += " per frame" if stream else ""
@@ -347,8 +345,8 @@ def export_artifact(
             raise CalibrationError("int8 export needs calibration frames, and the calibration source gave none")
         calibration = form_inputs(spec, calibration_frames, model.n_segments, clip_stride=model.n_segments // 2 or 1)
     example = zero_inputs(spec) if not calibration else calibration[0]
-    # The converter sees the shift form its options choose; verification compares against the training form.
-    converted = deploy_form(spec.module, example) if chosen.shift_form == "deploy" else spec.module
+    # The converter sees the shift variant its options choose; verification compares against the training variant.
+    converted = deploy_variant(spec.module, example) if chosen.shift_form == "deploy" else spec.module
     job = ExportJob(name, form, precision, converted, example, spec.input_names, spec.output_names, calibration,
                     chosen, spec.states)
     path = out_dir / f"{name}{converter.suffix}"

@@ -29,17 +29,15 @@ from pathlib import Path
 
 import torch
 from stsm_edge.converters.base import (
-    ArtifactError,
-    CalibrationError,
     Conversion,
     Converter,
     ConverterOptions,
-    ExportError,
     ExportJob,
     register,
 )
 from torch import nn
 
+from stsm_edge.errors import ArtifactError, CalibrationError, ExportError
 from stsm_edge.streaming import STATE_LOCATIONS, reset_states
 
 # iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8); iOS 18 the first

@@ -1,6 +1,6 @@
-"""The shift's deploy form: the same function as the training form, in fewer and cheaper ops.
+"""The shift's deploy variant: the same function as the training variant, in fewer and cheaper ops.
 
-The training form (stsm_edge.shift) builds each shifted group from slices, zero pads and a cat: per
+The training variant (stsm_edge.shift) builds each shifted group from slices, zero pads and a cat: per
 site about a dozen small copy ops, which cost int8 XNNPACK far more than their bytes suggest. Here
 all channels — both spatial groups and the pass-through rest, and the T group whose output is then
 replaced — go through ONE fixed depthwise 3x3 conv whose kernel per channel is a one-hot tap: (1+dh, 1+dw) for a channel that
@@ -9,8 +9,8 @@ at the border, and with one non-zero weight of exactly 1.0 every output is the i
 the rewrite is exact in fp32; in int8 the weight quantizes to exactly 127 * (1/127).
 
 The T group cannot be a conv (it reads another frame, or the previous frame's state), so it is
-spliced back in with one cat. `benchmarks/shift_overhead.py` measures this form against the
-training form; the alternatives that were measured and lost are listed in its docstring.
+spliced back in with one cat. `benchmarks/shift_overhead.py` measures this variant against the
+training variant; the alternatives that were measured and lost are listed in its docstring.
 
 The clip model's average over T is rewritten too, as a 4-D mean over the innermost axes: the only
 mean XNNPACK takes, so the clip form lowers with nothing left outside the delegate.
@@ -81,7 +81,7 @@ class DeployShift(nn.Module):
 
 
 class DeployClipShift(DeployShift):
-    """Clip form: the T group still shifts across the clip's frames, with the training form's code."""
+    """Clip form: the T group still shifts across the clip's frames, with the training variant's code."""
 
     def __init__(self, shift: SpatioTemporalShift, channels: int) -> None:
         super().__init__(channels, shift.dims, shift.fold_div)
@@ -140,9 +140,9 @@ def _site_channels(module: nn.Module, example: tuple[Tensor, ...]) -> dict[nn.Mo
     return channels
 
 
-def deploy_form(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Module:
+def deploy_variant(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Module:
     """A copy of a clip or streaming form (explicit states or kept inside) with every shift site (and the
-    clip mean) in deploy form.
+    clip mean) in deploy variant.
 
     `example_inputs` is one input tuple of `module` (shapes matter, values do not): the sites'
     channel counts come from running it once.
@@ -160,7 +160,7 @@ def deploy_form(module: nn.Module, example_inputs: tuple[Tensor, ...]) -> nn.Mod
             # A site that moves nothing (no dims, or fewer channels than fold_div) stays as it is.
             if child not in channels or not child.dims or group_size(channels[child], child.fold_div) == 0:
                 continue
-            if isinstance(child, DeployStreamingSite):  # already in deploy form
+            if isinstance(child, DeployStreamingSite):  # already in deploy variant
                 continue
             if isinstance(child, StreamingShiftSite):
                 new: nn.Module = DeployStreamingSite(child, channels[child])

@@ -38,17 +38,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stsm_edge.converters.base import (
-    ArtifactError,
     Conversion,
     Converter,
-    ExportError,
     ExportJob,
     Int8Options,
-    OptionError,
     register,
 )
 from stsm_edge.converters.quantization import bias_corrected_module
 
+from stsm_edge.errors import ArtifactError, ExportError, OptionError
 from stsm_edge.streaming import STATE_LOCATIONS, STATE_PREFIX, reset_states
 
 DELEGATES = ("xnnpack", "coreml")

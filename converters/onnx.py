@@ -20,8 +20,10 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from stsm_edge.converters.base import Conversion, Converter, ExportError, ExportJob, Int8Options, register
+from stsm_edge.converters.base import Conversion, Converter, ExportJob, Int8Options, register
 from stsm_edge.converters.quantization import bias_corrected_module
+
+from stsm_edge.errors import ExportError
 
 QUANT_FORMATS = ("qoperator", "qdq")
 

@@ -9,14 +9,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stsm_edge.converters.base import PRECISIONS, TARGETS
+from stsm_edge.converters.base import PRECISIONS, TARGETS, export_artifact, get_converter
 
 from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.console import Progress, human_bytes, table
 from stsm_edge.data.sources import preprocessed_frames
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
-from stsm_edge.options import option
+from stsm_edge.options import STEP_MS, ModelFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import STATE_LOCATIONS
 from stsm_edge.timebase import TimeStep, step_from_ms
@@ -41,8 +41,8 @@ class ExportPlan:
     calib_stride: int = option(2, "")
     verify: str | None = option(None, "held-out video or clip list for the parity check (default: cup.mp4)")
     verify_frames: int = option(120, "")
-    size: int | None = option(None, "input side (default: the model's own)")
-    step_ms: float | None = option(None, "the model's time step to record (default: the checkpoint's)")
+    size: int | None = ModelFlags.size.field(None)  # default: the model's own
+    step_ms: float | None = STEP_MS.field(None)  # default: the checkpoint's
     converter_option: tuple[str, ...] | None = option(
         None, "a converter option KEY=VALUE, e.g. shift_form=training or quant_format=qdq (repeatable; each target's "
               "options are its dataclass in stsm_edge/converters)", flag="--option", action="append", nargs=None,
@@ -73,8 +73,6 @@ class ExportPlan:
 
     def __post_init__(self) -> None:
         """Checks that need no model, so a bad request fails before one is loaded."""
-        from stsm_edge.converters.base import get_converter
-
         if self.size is not None and self.size < 1:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
         if len(self.targets) == 1:
@@ -139,8 +137,6 @@ def export_time_step(bundle: ModelBundle, step_ms: float | None) -> TimeStep | N
 
 def export_model(bundle: ModelBundle, plan: ExportPlan, progress: Progress | None = None) -> ExportSummary:
     """Every (target, form) of the plan, each verified; `progress` counts artifacts and names each step."""
-    from stsm_edge.converters.base import export_artifact
-
     out_dir = ensure_writable_dir(Path(plan.out))
     spec = PreprocessSpec.for_size(plan.size, plan.size) if plan.size else bundle.preprocess
     calib = []

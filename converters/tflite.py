@@ -40,9 +40,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from stsm_edge.converters.base import Conversion, Converter, ExportError, ExportJob, Int8Options, register
+from stsm_edge.converters.base import Conversion, Converter, ExportJob, Int8Options, register
 from stsm_edge.converters.quantization import bias_corrected_module
 from torch import Tensor, nn
+
+from stsm_edge.errors import ExportError
 
 SIGNATURE = "serving_default"
 

@@ -25,7 +25,6 @@ IMAGENET_MOBILENET_V2 = "mobilenet_v2-b0353104.pth"
 IMAGENET_MOBILENET_V2_URL = "https://download.pytorch.org/models/" + IMAGENET_MOBILENET_V2
 IMAGENET_MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 
-VIDEOS = ("vtest.avi", "box.mp4", "cup.mp4")
 OPENCV_DOC = "/usr/share/doc/opencv-doc"
 OPENCV_DOC_FILES = {  # cache name -> path inside the opencv-doc package (gzipped where it ends in .gz)
     "vtest.avi": f"{OPENCV_DOC}/examples/data/vtest.avi",

@@ -1,8 +1,15 @@
-"""Command-line options declared once, on the job's own config dataclass.
+"""Command-line flags, each declared once, and the groups that several commands share.
 
-A field made with `option(...)` carries its help (and any argparse setting: choices, flag, metavar); `add_options`
-gives a parser one flag per such field, and `config_from` builds the config back from the parsed namespace. The
-CLI then holds no copy of a job's settings, and a new setting is one line where the job reads it."""
+A `Flag` is one definition: its help and argparse settings (choices, metavar, `flag=` for another name). A config
+dataclass takes it as a field (`Flag.field(default)`; `option(...)` declares a flag used by one config only), with
+its own default. `add_options` gives a parser one flag per such field and marks each argparse action with the
+`Flag` it came from, so a test can tell one definition reused from two copies; `config_from` builds the config
+back from the parsed namespace.
+
+The groups: the model (`ModelFlags`), the shift (`ShiftFlags`), the runner (`RunnerFlags`, `RunnerSettings`),
+fitting (`FitFlags`, train and distill) and the time step (`STEP_MS`) here; smoothing is
+`smoothing.SmoothingConfig`, a checkpoint from another tool `weights.ForeignFlags`. Torch-free, as are the choices
+it names (stsm_edge.architectures), so `--help` answers at once."""
 
 from __future__ import annotations
 
@@ -10,12 +17,40 @@ import argparse
 import dataclasses
 import types
 import typing
-from typing import Any
+from typing import Any, Mapping
+
+from stsm_edge.architectures import BACKBONES, METHODS
+
+FLAG = "flag"  # the key of a field's metadata that holds its Flag
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by identity: the same definition is the same object
+class Flag:
+    help: str
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def field(self, default: Any = dataclasses.MISSING) -> Any:
+        """A dataclass field that takes this flag (`--field-name`, or the `flag` setting)."""
+        return dataclasses.field(default=default, metadata={FLAG: self})
+
+
+def flag(help: str = "", **argparse_settings) -> Flag:
+    return Flag(help, argparse_settings)
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", **argparse_settings) -> Any:
-    """A dataclass field that is also a command-line flag (`--field-name`, or `flag=`)."""
-    return dataclasses.field(default=default, metadata={"help": help, **argparse_settings})
+    """A dataclass field with a flag of its own, used by this config alone."""
+    return flag(help, **argparse_settings).field(default)
+
+
+def add_flag(parser: argparse.ArgumentParser, definition: Flag, *names: str, **settings) -> argparse.Action:
+    """Add `definition` to a parser under `names` (default: its `flag` setting), marked as coming from it."""
+    merged = {**definition.settings, **settings}
+    names = names or (merged.pop("flag"),)
+    merged.pop("flag", None)
+    action = parser.add_argument(*names, help=definition.help, **merged)
+    action.definition = definition
+    return action
 
 
 def _flag_type(hint: Any) -> tuple[Any, dict]:
@@ -27,30 +62,104 @@ def _flag_type(hint: Any) -> tuple[Any, dict]:
     return hint, {}
 
 
+def option_fields(cls: type) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if FLAG in f.metadata]
+
+
 def add_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
     hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        if "help" not in field.metadata or field.name in skip:
+    for field in option_fields(cls):
+        if field.name in skip:
             continue
-        settings = dict(field.metadata)
-        flag = settings.pop("flag", "--" + field.name.replace("_", "-"))
+        definition: Flag = field.metadata[FLAG]
+        settings = dict(definition.settings)
+        name = settings.pop("flag", "--" + field.name.replace("_", "-"))
         kind, extra = _flag_type(hints[field.name])
         if field.default is dataclasses.MISSING:
             settings["required"] = True
         elif kind is bool:
             settings.update(action="store_true", default=field.default)
         else:
-            settings.setdefault("default", field.default)
+            settings["default"] = field.default
         if kind is not bool:
             settings.setdefault("type", kind)
             if "choices" not in settings:
-                settings.setdefault("metavar", flag.lstrip("-").upper().replace("-", "_"))
+                settings.setdefault("metavar", name.lstrip("-").upper().replace("-", "_"))
             settings = {**extra, **settings}
-        parser.add_argument(flag, dest=field.name, **settings)
+        add_flag(parser, definition, name, dest=field.name, flag=name, **settings)
 
 
 def config_from(cls: type, args: argparse.Namespace, **given: Any) -> Any:
     """`cls` from the parsed flags of its option fields (lists become tuples), plus `given`."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-              if "help" in f.metadata and hasattr(args, f.name)}
+    values = {f.name: getattr(args, f.name) for f in option_fields(cls) if hasattr(args, f.name)}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}, **given)
+
+
+def definitions(parser: argparse.ArgumentParser) -> list[tuple[str, object]]:
+    """(flag name, its definition) of every flag of a parser and its subcommands' parsers; a flag added without a
+    `Flag` is its own definition (the argparse action). Help is left out: argparse adds it to every parser."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases name one parser twice
+                found += definitions(sub)
+        elif not isinstance(action, argparse._HelpAction):
+            found += [(name, getattr(action, "definition", action)) for name in action.option_strings]
+    return found
+
+
+class ShiftFlags:
+    """The shift a model is built with: a preset name, or `custom` with explicit dims, fold_div and causality
+    (resolved by architectures.resolve_shift). Train, distill (the student's) and info take it."""
+
+    method = flag("shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS)
+    dims = flag("custom shift: dimensions that shift, in order (letters of THW)")
+    fold_div = flag("custom shift: each dimension's group is C // fold_div (default 8)")
+    causal = flag("custom shift: the T group takes frame t-1 only (streamable)")
+
+
+class ModelFlags:
+    """The model a command builds: backbone, frames per clip, width and input side (info, train, export)."""
+
+    backbone = flag("", choices=BACKBONES)
+    segments = flag("frames per clip (T)", flag="--segments")
+    width_mult = flag("")
+    size = flag("input side in pixels")
+
+
+# The model's time step: what train and distill sample at, what export records and what the runner paces at.
+STEP_MS = flag("the model's time step in ms: train and distill sample frames this far apart by timestamp (any clip "
+               "length or fps gives the same step); export records it; run, webcam and eval pace at it (default: the "
+               "one the model records)")
+
+
+class RunnerFlags:
+    """How a model runs frame by frame (runner.FrameBufferRunner): run, webcam and eval."""
+
+    threads = flag("runtime threads")
+    stride = flag("clip models: a clip every N model steps")
+    no_pacing = flag("a model step per frame (motion at the wrong speed; a control)")
+    max_frames = flag("stop after this many frames")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerSettings:
+    """The runner group as `run` and `webcam` take it."""
+
+    threads: int | None = RunnerFlags.threads.field(None)
+    stride: int = RunnerFlags.stride.field(1)
+    step_ms: float | None = STEP_MS.field(None)
+    no_pacing: bool = RunnerFlags.no_pacing.field(False)
+    max_frames: int | None = RunnerFlags.max_frames.field(None)
+
+
+class FitFlags:
+    """What train and distill share: the run folder, the loop's length and step, the data loader, the seed."""
+
+    out = flag("run folder: log.jsonl, last.pt, best.pt")
+    epochs = flag()
+    batch_size = flag()
+    lr = flag("base learning rate (for --batch-size 8)")
+    workers = flag("data loader processes")
+    seed = flag()
+    max_steps_per_epoch = flag("stop each epoch after this many steps (smoke runs)", flag="--max-steps")

@@ -143,7 +143,7 @@ class InternalStateModel(nn.Module):
     One zero buffer per state; each call hands the buffers to the explicit `streaming` module as its
     states and copies the new states back (`register_buffer` + `copy_`, ExecuTorch's pattern for recurrent
     state), so an exported program takes one frame and returns logits. Built on the explicit module, so
-    the deploy shift form and int8 quantization reach the same sites inside it. `reset()` starts a new stream.
+    the deploy shift variant and int8 quantization reach the same sites inside it. `reset()` starts a new stream.
     """
 
     def __init__(self, streaming: StreamingModel, states: list[StateSpec]) -> None:

@@ -1,10 +1,25 @@
 """Fixtures shared across test modules. An export costs tens of seconds of CPU, so every artifact that more than
 one module checks is exported once per session, here, and the modules check the same file."""
 
+import logging
+import sys
+from dataclasses import dataclass
+
 import pytest
 import torch
 
 torch.set_num_threads(2)
+
+
+# `pytest -m "not slow"` is the inner loop; CI runs everything. Besides the tests and modules marked slow, every test
+# that needs one of the default model's int8 exports (calibrated on motion clips and verified, tens of seconds each).
+SLOW_FIXTURES = {"default_int8"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +102,41 @@ def default_int8(default_motion, tmp_path_factory):
         return made[target, state]
 
     return get
+
+
+# ---- the command line, in this process ----------------------------------------------------------------------------
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capfd):
+    """cli(*args) -> CliResult of `stsm-edge ARGS` run by the same main() the console script calls, in
+    this process: no new interpreter and its seconds of imports per call. Output is captured at the file
+    descriptors (tools' C++ output too), and stsm-edge's log records go to stderr as the console script prints them,
+    so a stray warning line still shows. A check about the process itself (its exit status as a shell sees it, a
+    clean interpreter) stays a subprocess: tests/test_cli.py, tests/test_quiet_output.py."""
+    from stsm_edge.app.cli import main
+
+    def run(*args) -> CliResult:
+        capfd.readouterr()
+        root = logging.getLogger()
+        to_stderr = logging.StreamHandler(sys.stderr)
+        to_stderr.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        level, root.level = root.level, logging.WARNING
+        root.addHandler(to_stderr)
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exc:  # argparse's usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            root.removeHandler(to_stderr)
+            root.level = level
+        out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return run

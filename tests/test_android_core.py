@@ -19,6 +19,8 @@ import pytest
 from stsm_edge.app.golden import logit_sequence, write_golden
 from stsm_edge.sidecar import SCHEMA_PATH
 
+pytestmark = pytest.mark.slow  # compiles the Java core and runs its JUnit tests
+
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "android_demo" / "core"
 SCRIPT = CORE / "run_host_tests.sh"

@@ -1,6 +1,8 @@
 """A catalogue of bad inputs across the CLI: each is one short line on stderr and a non-zero exit, with no
 traceback, nothing left in --out, and no code run from a checkpoint (a pickle whose __reduce__ would create a
-marker file must never create it)."""
+marker file must never create it). The commands run in this process (conftest's `cli` fixture: the console
+script's main()); an exception that escaped main would fail the test with its traceback. One case runs as a real
+process too, for the exit status and stderr a shell sees."""
 
 import os
 import pickle
@@ -96,11 +98,14 @@ CASES = {
 }
 
 
+def _args(name: str, files: dict, out: Path) -> list[str]:
+    return [arg.format(out=out, **{k: str(v) for k, v in files.items()}) for arg in CASES[name]]
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_is_one_line_and_leaves_nothing(name, files, tmp_path):
+def test_bad_input_is_one_line_and_leaves_nothing(name, files, tmp_path, cli):
     out = tmp_path / "out"
-    args = [arg.format(out=out, **{k: str(v) for k, v in files.items()}) for arg in CASES[name]]
-    result = subprocess.run([sys.executable, "-m", "stsm_edge", *args], capture_output=True, text=True, timeout=600)
+    result = cli(*_args(name, files, out))
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode != 0, (name, result.stdout[-500:])
     assert "Traceback" not in result.stderr, (name, result.stderr[-2000:])
@@ -109,3 +114,12 @@ def test_bad_input_is_one_line_and_leaves_nothing(name, files, tmp_path):
     assert not files["marker"].exists(), f"{name}: code from a checkpoint ran"
     if "pickle that runs code" in name:
         assert "refusing to load" in lines[0] and "could run code" in lines[0], lines[0]
+
+
+def test_a_bad_input_in_a_real_process_is_one_line_and_exit_2(files, tmp_path):
+    name = "train: pickle that runs code as pretrained"
+    result = subprocess.run([sys.executable, "-m", "stsm_edge", *_args(name, files, tmp_path / "out")],
+                            capture_output=True, text=True, timeout=600)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "refusing to load" in lines[0], result.stderr[-2000:]
+    assert not files["marker"].exists() and not (tmp_path / "out").exists()

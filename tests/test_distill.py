@@ -1,14 +1,13 @@
 """Distillation: a causal student from a bidirectional teacher on unlabelled clips, through the CLI on tiny data."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from test_weights_mmaction2 import FIXTURE, save_mmaction2_checkpoint, seeded_state
 
+from stsm_edge.architectures import PRESETS
 from stsm_edge.assets import kinetics_labels
 from stsm_edge.checkpoints import MMACTION2_PREPROCESS, load_model, load_weights, read_checkpoint, save_checkpoint
 from stsm_edge.data import read_annotations
@@ -19,15 +18,11 @@ from stsm_edge.fit.distill import distillation, unlabelled_records
 from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.torch import TorchRuntime
-from stsm_edge.shift import PRESETS
+
+pytestmark = pytest.mark.slow  # trains students and exports one
 
 SIZE, T = 64, 4
 SPEC = PreprocessSpec.for_size(SIZE, SIZE)
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
-                          timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +57,13 @@ def kd_loss(student, teacher, clips) -> float:
         return float(distillation(teacher, 4.0, 0.0)(student(clips), clips, torch.full((len(clips),), -1))[0])
 
 
-def distil(teacher, videos, out, *extra):
+def distil(cli, teacher, videos, out, *extra):
     return cli("distill", "--teacher", teacher, "--student-preset", "stsm_causal", "--videos", videos, "--out", out,
                "--epochs", 2, "--max-steps", 4, "--batch-size", 4, "--workers", 0, *extra)
 
 
-def test_distillation_lowers_the_loss_and_gives_a_causal_student_that_streams(teacher, motion, tmp_path):
-    result = distil(teacher, motion / "videos" / "train", tmp_path / "student", "--epochs", 3)
+def test_distillation_lowers_the_loss_and_gives_a_causal_student_that_streams(teacher, motion, tmp_path, cli):
+    result = distil(cli, teacher, motion / "videos" / "train", tmp_path / "student", "--epochs", 3)
     assert result.returncode == 0, result.stderr
     bundle = load_model(tmp_path / "student" / "last.pt")
     assert bundle.model.config.causal and (bundle.model.config.dims, bundle.model.config.fold_div) == ("THW", 8)
@@ -86,7 +81,7 @@ def test_distillation_lowers_the_loss_and_gives_a_causal_student_that_streams(te
     assert np.allclose(runtime.clip_logits(clips[0].numpy()), clip_logits, atol=1e-4)
 
 
-def test_labels_are_never_read(teacher, motion, tmp_path):
+def test_labels_are_never_read(teacher, motion, tmp_path, cli):
     listed = (motion / "train.txt").read_text().splitlines()
     rng = np.random.default_rng(0)
     shuffled = [" ".join(line.split()[:-1] + [str(rng.integers(0, 9))]) for line in listed]
@@ -94,13 +89,13 @@ def test_labels_are_never_read(teacher, motion, tmp_path):
     assert [r.path for r in unlabelled_records(motion / "shuffled.txt")] == \
         [r.path for r in read_annotations(motion / "train.txt")]
     for name, videos in (("true", motion / "train.txt"), ("shuffled", motion / "shuffled.txt")):
-        result = distil(teacher, videos, tmp_path / name, "--epochs", 1)
+        result = distil(cli, teacher, videos, tmp_path / name, "--epochs", 1)
         assert result.returncode == 0, result.stderr
     true, shuffled = (read_checkpoint(tmp_path / name / "last.pt")["state_dict"] for name in ("true", "shuffled"))
     assert all(torch.equal(true[k], shuffled[k]) for k in true)
 
 
-def test_bad_distill_inputs_are_one_line_errors(teacher, tmp_path):
+def test_bad_distill_inputs_are_one_line_errors(teacher, tmp_path, cli):
     for args in (["--videos", tmp_path / "nothing"], ["--videos", tmp_path, "--temperature", 0],
                  ["--videos", tmp_path, "--student-preset", "tsx"]):
         result = cli("distill", "--teacher", teacher, "--out", tmp_path / "o", *args)
@@ -108,17 +103,18 @@ def test_bad_distill_inputs_are_one_line_errors(teacher, tmp_path):
         assert not (tmp_path / "o").exists()
 
 
-def test_student_preset_comes_from_the_presets(teacher, motion, tmp_path):
-    result = distil(teacher, motion / "videos" / "val", tmp_path / "online", "--epochs", 1, "--student-preset",
+def test_student_preset_comes_from_the_presets(teacher, motion, tmp_path, cli):
+    result = distil(cli, teacher, motion / "videos" / "val", tmp_path / "online", "--epochs", 1, "--student-preset",
                     "tsm_online")
     assert result.returncode == 0, result.stderr
     config = load_model(tmp_path / "online" / "last.pt").model.config
     assert (config.dims, config.fold_div, config.causal) == tuple(PRESETS["tsm_online"].__dict__.values())
 
 
-def test_an_mmaction2_checkpoint_becomes_a_streaming_int8_model(motion, tmp_path):
-    """The path README's "Bring your checkpoint" walks: MMAction2 TSM (bidirectional, Kinetics-400) -> a causal
-    student with the teacher's labels and preprocessing -> an int8 streaming artifact that verifies."""
+def test_an_mmaction2_checkpoint_becomes_a_streaming_int8_model(motion, tmp_path, cli):
+    """The path README's "Bring a checkpoint" (docs/checkpoints.md) walks: MMAction2 TSM (bidirectional,
+    Kinetics-400) -> a causal student with the teacher's labels and preprocessing -> an int8 streaming artifact that
+    verifies."""
     reference = json.loads(FIXTURE.read_text())
     teacher = save_mmaction2_checkpoint(tmp_path / "tsm_mobilenetv2_k400.pth",
                                         seeded_state(reference["spec"], reference["seed"]))

@@ -49,7 +49,7 @@ def test_fp32_onnx_export_writes_artifact_and_valid_sidecar(model, frames, tmp_p
     assert [i["name"] for i in sidecar["inputs"]][:2] == ["frame", "state_features_3"]
     assert sidecar["outputs"][1]["name"] == "new_state_features_3"
     assert sidecar["model"]["causal"] and sidecar["labels"] == LABELS and "torch" in sidecar["tools"]
-    # Converted in the shift's deploy form, yet equal to the training form within 1e-4 (checked above).
+    # Converted in the shift's deploy variant, yet equal to the training variant within 1e-4 (checked above).
     assert sidecar["shift_form"] == "deploy" and "stsm-edge converters" in sidecar["tools"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mobilenet_v2_stream_fp32.onnx", "mobilenet_v2_stream_fp32.onnx.json"]
 
@@ -92,13 +92,12 @@ def test_int8_without_calibration_frames_is_a_clear_error(model, frames, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_empty_calibration_folder_from_the_cli(tmp_path):
+def test_empty_calibration_folder_from_the_cli(tmp_path, cli):
     empty = tmp_path / "no_frames"
     empty.mkdir()
     (empty / "notes.txt").write_text("no images here")
-    result = subprocess.run([sys.executable, "-m", "stsm_edge", "export", "--default", "--target", "onnx",
-                             "--precision", "int8", "--form", "stream", "--calib", str(empty), "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    result = cli("export", "--default", "--target", "onnx", "--precision", "int8", "--form", "stream", "--calib", empty,
+                 "--out", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.strip() == f"stsm-edge: error: {empty}: no readable images"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -2,8 +2,6 @@
 `stsm_edge.shift.PRESETS` (via `resolve_shift`), so "tsm" is TSM's shift (a quarter of the channels) everywhere."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,17 +16,12 @@ from stsm_edge.benchmarks.fidelity.run import (
 from stsm_edge.benchmarks.fidelity.run import main as fidelity_main
 from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_family
 
+from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name, resolve_shift
 from stsm_edge.checkpoints import load_model, read_checkpoint, save_checkpoint
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fit.train import TrainConfig
+from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.models.insert import shift_sites
-from stsm_edge.models.tsn import ModelConfig
-from stsm_edge.shift import PRESETS, ShiftConfig, preset_name, resolve_shift
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
-                          timeout=900)
 
 
 def shifts_of(model) -> set[ShiftConfig]:
@@ -38,14 +31,12 @@ def shifts_of(model) -> set[ShiftConfig]:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_training_builds_each_preset_exactly(name):
-    from stsm_edge.models import build_model
-
     model = build_model(TrainConfig(data=".", out=".", method=name, width_mult=0.35).model_config(9))
     expected = PRESETS[name]
     assert shifts_of(model) == (set() if not expected.dims else {expected})
 
 
-def test_train_cli_method_tsm_is_a_quarter_of_the_channels(tmp_path):
+def test_train_cli_method_tsm_is_a_quarter_of_the_channels(tmp_path, cli):
     data = make_motion_data(tmp_path / "m", seed=2, clips_per_class=2, spec=MotionSpec(size=40, frames=8))
     out = tmp_path / "run"
     result = cli("train", "--data", data, "--out", out, "--method", "tsm", "--size", 32, "--segments", 4,
@@ -56,7 +47,7 @@ def test_train_cli_method_tsm_is_a_quarter_of_the_channels(tmp_path):
     assert read_checkpoint(out / "last.pt")["train_config"]["method"] == "tsm"
 
 
-def test_custom_shift_and_misused_options_on_the_cli(tmp_path):
+def test_custom_shift_and_misused_options_on_the_cli(tmp_path, cli):
     assert "fold_div 24, causal" in cli("info", "--method", "custom", "--dims", "THW", "--fold-div", "24", "--causal",
                                         "--size", 32).stdout
     for bad in (["--method", "tsm", "--fold-div", "8"], ["--method", "custom"], ["--method", "tsx"]):
@@ -86,8 +77,6 @@ def test_resolver_names_presets_and_refuses_mixtures():
 
 
 def test_a_checkpoint_without_fold_div_loads_with_eight(tmp_path):
-    from stsm_edge.models import build_model
-
     model = build_model(ModelConfig(num_classes=3, n_segments=4, dims="THW", causal=True, width_mult=0.35))
     path = tmp_path / "old.pt"
     save_checkpoint(model, path, ["a", "b", "c"])
@@ -97,6 +86,7 @@ def test_a_checkpoint_without_fold_div_loads_with_eight(tmp_path):
     assert shifts_of(load_model(path).model) == {ShiftConfig("THW", 8, True)}
 
 
+@pytest.mark.slow
 def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     """The study's code paths on one tiny run of two models: a record per run, the table, the curves."""
     data = make_motion_data(tmp_path / "m", seed=3, clips_per_class=2, spec=MotionSpec(size=40, frames=8))

@@ -27,6 +27,8 @@ OWN_LINES = [re.compile(p) for p in (
     r"",
 )]
 
+pytestmark = pytest.mark.slow  # int8 exports in a fresh process each
+
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,

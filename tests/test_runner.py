@@ -2,8 +2,6 @@
 streams whose states are carried or kept inside the program)."""
 
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -38,11 +36,6 @@ def small_runner(checkpoint, **kwargs):
 @pytest.fixture(scope="module")
 def frames():
     return list(iter_video(video_path("cup.mp4"), max_frames=30))
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
-                          timeout=900)
 
 
 def test_streaming_runner_equals_the_causal_clip_model(checkpoint, frames):
@@ -161,7 +154,7 @@ def bad_videos(tmp_path):
             "zero_frames": zero_frames}
 
 
-def test_bad_videos_are_one_line_errors(checkpoint, tmp_path):
+def test_bad_videos_are_one_line_errors(checkpoint, tmp_path, cli):
     for name, path in bad_videos(tmp_path).items():
         result = cli("run", path, "--model", checkpoint, "--quiet")
         assert result.returncode == 2, (name, result.stderr)
@@ -169,14 +162,14 @@ def test_bad_videos_are_one_line_errors(checkpoint, tmp_path):
         assert error.startswith("stsm-edge: error:") and "\n" not in error, (name, error)
 
 
-def test_wrong_model_file_is_one_line_error(tmp_path):
+def test_wrong_model_file_is_one_line_error(tmp_path, cli):
     model = tmp_path / "model.onnx"
     model.write_bytes(b"not onnx")
     result = cli("run", video_path("cup.mp4"), "--model", model, "--quiet")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
 
 
-def test_run_writes_predictions_and_annotated_video(checkpoint, tmp_path):
+def test_run_writes_predictions_and_annotated_video(checkpoint, tmp_path, cli):
     out, predictions = tmp_path / "annotated.mp4", tmp_path / "predictions.csv"
     result = cli("run", video_path("cup.mp4"), "--model", checkpoint, "--max-frames", 25, "--out", out,
                  "--predictions", predictions, "--quiet")
@@ -186,7 +179,7 @@ def test_run_writes_predictions_and_annotated_video(checkpoint, tmp_path):
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 25
 
 
-def test_webcam_headless_on_a_video_records_every_frame_with_overlay(checkpoint, tmp_path):
+def test_webcam_headless_on_a_video_records_every_frame_with_overlay(checkpoint, tmp_path, cli):
     record = tmp_path / "webcam.mp4"
     source = video_path("cup.mp4")
     result = cli("webcam", "--model", checkpoint, "--source", source, "--headless", "--record", record)
@@ -202,7 +195,7 @@ def test_webcam_headless_on_a_video_records_every_frame_with_overlay(checkpoint,
     assert abs(float(annotated[300:, 400:].mean()) - float(original[300:, 400:].mean())) < 8
 
 
-def test_webcam_without_camera_names_the_device(checkpoint, tmp_path):
+def test_webcam_without_camera_names_the_device(checkpoint, tmp_path, cli):
     result = cli("webcam", "--model", checkpoint, "--camera", 99, "--headless", "--record", tmp_path / "x.mp4")
     assert result.returncode == 2
     assert "camera 99 (/dev/video99) cannot be opened" in result.stderr

@@ -2,8 +2,6 @@
 the runner by timestamps (a 30 fps camera must not show a 1/6 s model motion 5x slower than it learnt)."""
 
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -22,11 +20,6 @@ from stsm_edge.timebase import DEFAULT_STEP_SECONDS, StepPacer, TimeStep, traini
 from stsm_edge.video import iter_video, iter_video_timed
 
 SIXTH = 1 / 6
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "stsm_edge", *map(str, args)], capture_output=True, text=True,
-                          timeout=900)
 
 
 def steps_at(fps: float, seconds: float, step: float | None, jitter: float = 0.0, seed: int = 0) -> list[bool]:
@@ -99,7 +92,8 @@ def test_motion_clips_render_the_same_trajectory_at_any_frame_rate():
     assert same_instant < 0.6 * other_instant
 
 
-def test_training_records_the_time_step_and_export_copies_it(tmp_path):
+@pytest.mark.slow
+def test_training_records_the_time_step_and_export_copies_it(tmp_path, cli):
     data = make_motion_data(tmp_path / "m", seed=1, clips_per_class=2, spec=MotionSpec(size=48, frames=8))
     for extra, expected in (([], 8 / 12 / 4), (["--step-ms", "125"], 0.125)):
         out = tmp_path / f"run{len(extra)}"
@@ -196,7 +190,7 @@ def test_a_model_without_a_time_step_warns_and_uses_the_default(bundle, caplog):
     assert "records no time step" in caplog.text
 
 
-def test_run_paces_a_60_fps_video_and_reports_the_rate(bundle, tmp_path, cup_frames):
+def test_run_paces_a_60_fps_video_and_reports_the_rate(bundle, tmp_path, cup_frames, cli):
     checkpoint = tmp_path / "m.pt"
     save_checkpoint(bundle.model, checkpoint, LABELS, SPEC, time_step=bundle.time_step)
     video = tmp_path / "sixty.avi"

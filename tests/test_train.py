@@ -25,10 +25,6 @@ TINY_SPEC = MotionSpec(size=48, frames=8)
 TINY_TRAIN = dict(n_segments=4, size=32, width_mult=0.35, pretrained="none", batch_size=4, workers=0)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stsm_edge", *args], capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def motion_data(tmp_path_factory) -> Path:
     return make_motion_data(tmp_path_factory.mktemp("motion") / "data", seed=3, clips_per_class=2, spec=TINY_SPEC)
@@ -80,8 +76,8 @@ def test_swipe_right_moves_right_and_clockwise_turns_clockwise():
     assert np.all(np.diff(angle) < 0)  # OpenCV angles turn anticlockwise on screen
 
 
-def test_make_motion_data_rejects_bad_counts_and_writes_nothing(tmp_path):
-    result = run_cli("make-motion-data", "--out", str(tmp_path / "m"), "--clips-per-class", "0")
+def test_make_motion_data_rejects_bad_counts_and_writes_nothing(tmp_path, cli):
+    result = cli("make-motion-data", "--out", str(tmp_path / "m"), "--clips-per-class", "0")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "clips-per-class" in result.stderr
     assert not (tmp_path / "m").exists()
@@ -142,6 +138,7 @@ def test_train_writes_checkpoints_and_log_and_resumes(motion_data, tmp_path):
     assert all(entry["steps"] == 2 and entry["world_size"] == 1 and entry["val_top1"] is not None for entry in log)
 
 
+@pytest.mark.slow
 def test_torchrun_trains_with_two_gloo_processes(motion_data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -168,9 +165,9 @@ def tiny_checkpoint(motion_data, tmp_path_factory) -> Path:
     return train(config, log=lambda _: None)
 
 
-def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_data, tmp_path):
+def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_data, tmp_path, cli):
     png = tmp_path / "confusion.png"
-    result = run_cli("eval", "--checkpoint", str(tiny_checkpoint), "--data", str(motion_data / "test.txt"),
+    result = cli("eval", "--checkpoint", str(tiny_checkpoint), "--data", str(motion_data / "test.txt"),
                      "--confusion", str(png), "--quiet")
     assert result.returncode == 0, result.stderr
     top1 = float(next(line for line in result.stdout.splitlines() if line.startswith("top-1:")).split()[1].rstrip("%"))
@@ -182,13 +179,13 @@ def test_eval_prints_top1_and_writes_a_confusion_matrix(tiny_checkpoint, motion_
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_eval_of_an_fp32_artifact_matches_its_checkpoint(tiny_checkpoint, motion_data, tmp_path):
+def test_eval_of_an_fp32_artifact_matches_its_checkpoint(tiny_checkpoint, motion_data, tmp_path, cli):
     """Streaming .onnx fp32 vs the eager checkpoint on the same clips: the same predictions, clip by clip."""
     from stsm_edge.fit.evaluate import evaluate
     from stsm_edge.runtimes.base import open_runtime
 
     listed = str(motion_data / "train.txt")
-    result = run_cli("export", "--checkpoint", str(tiny_checkpoint), "--target", "onnx", "--precision", "fp32",
+    result = cli("export", "--checkpoint", str(tiny_checkpoint), "--target", "onnx", "--precision", "fp32",
                      "--form", "stream", "--calib", listed, "--verify", listed, "--verify-frames", "32",
                      "--out", str(tmp_path), "--quiet")
     assert result.returncode == 0, result.stderr
@@ -199,8 +196,8 @@ def test_eval_of_an_fp32_artifact_matches_its_checkpoint(tiny_checkpoint, motion
     assert eager.count == len(read_annotations(motion_data / "test.txt"))
 
 
-def test_eval_refuses_labels_outside_the_model(tiny_checkpoint, tmp_path):
+def test_eval_refuses_labels_outside_the_model(tiny_checkpoint, tmp_path, cli):
     bad = tmp_path / "bad.txt"
     bad.write_text("clip.mp4 8 42\n")
-    result = run_cli("eval", "--checkpoint", str(tiny_checkpoint), "--data", str(bad))
+    result = cli("eval", "--checkpoint", str(tiny_checkpoint), "--data", str(bad))
     assert result.returncode == 2 and "outside the model" in result.stderr

@@ -1,7 +1,7 @@
 """`stsm-edge webcam` opens a real window: under Xvfb, with the default model's int8 streaming .pte on box.mp4, the
 window shows the video with the label overlay, and its keys (space, r, q) work when pressed through the X server.
 
-The screenshot in README (docs/webcam.png) is this test's: `STSM_EDGE_SCREENSHOT=docs/webcam.png pytest
+The screenshot in docs/live.md (docs/webcam.png) is this test's: `STSM_EDGE_SCREENSHOT=docs/webcam.png pytest
 tests/test_webcam_window.py`.
 """
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from stsm_edge.architectures import PRESETS, ShiftConfig
 from stsm_edge.assets import coffee_image_path, kinetics_labels
 from stsm_edge.checkpoints import (
     LAYOUTS,
@@ -28,7 +29,6 @@ from stsm_edge.checkpoints import (
 )
 from stsm_edge.models import ModelConfig, build_model, stsm_mobilenet_v2
 from stsm_edge.preprocess import PreprocessSpec, normalize, resize_and_crop
-from stsm_edge.shift import PRESETS, ShiftConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmaction2_tsm_mobilenet_v2.json"
 TSM = PRESETS["tsm"]  # MMAction2's shift_div=8: C/8 channels from t+1, the next C/8 from t-1

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the wheel and installs it in a fresh venv
+
 REPO = Path(__file__).resolve().parent.parent
 # Folders that ship, and the package each maps to (pyproject's package-dir).
 SHIPPED = {"stsm_edge": "stsm_edge", "converters": "stsm_edge/converters", "benchmarks": "stsm_edge/benchmarks"}

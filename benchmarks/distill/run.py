@@ -25,6 +25,7 @@ from pathlib import Path
 
 from stsm_edge.benchmarks.fidelity.run import INT8_TARGETS, int8_stream_artifact
 
+from stsm_edge.architectures import PRESETS
 from stsm_edge.checkpoints import load_model, save_checkpoint
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import DEFAULT_CHECKPOINT
@@ -33,7 +34,6 @@ from stsm_edge.fit.distill import DistillConfig, distill
 from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.models import build_model
 from stsm_edge.runtimes.base import open_runtime
-from stsm_edge.shift import PRESETS
 
 HERE = Path(__file__).parent
 UNLABELLED_SEED = 1  # the study's data is seed 0: other trajectories, speeds and backgrounds

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from stsm_edge.converters.plan import ExportPlan, export_model
 
+from stsm_edge.architectures import ShiftConfig, resolve_shift
 from stsm_edge.checkpoints import load_model
 from stsm_edge.data import make_loader, read_annotations
 from stsm_edge.data.motion import MOTION_CLASSES, make_motion_data
@@ -42,7 +43,6 @@ from stsm_edge.models import build_model
 from stsm_edge.models.cost import model_cost
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
-from stsm_edge.shift import ShiftConfig, resolve_shift
 from stsm_edge.versions import package_versions
 
 HERE = Path(__file__).resolve().parent

@@ -1,26 +1,20 @@
 """`stsm-edge`: a thin front. Each command parses, calls one library function and prints; user errors are one
 line, exit 2. A job's settings are declared once, on its config dataclass (stsm_edge.options); choices come from
-the registries (targets, presets, layouts, backbones)."""
+the registries (targets, presets, layouts, backbones). Heavy imports happen inside the job: `--help` and usage
+errors answer without loading torch."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Collection, Sequence
 
-from stsm_edge.app.info import ShiftCostQuery
-from stsm_edge.checkpoints import ForeignFlags
 from stsm_edge.console import Progress, ToolsToLog, human_bytes, say, setup_logging
-from stsm_edge.converters.plan import ExportPlan
-from stsm_edge.data.motion import SPLITS, MotionSpec
 from stsm_edge.errors import StsmEdgeError
-from stsm_edge.fit.distill import DistillConfig
-from stsm_edge.fit.evaluate import EvalSettings
-from stsm_edge.fit.train import TrainConfig
-from stsm_edge.options import add_options, config_from
-from stsm_edge.smoothing import SmoothingConfig
+from stsm_edge.options import RunnerSettings, add_flag, add_options, config_from, flag
 
 
 def _which(args) -> str:
@@ -30,6 +24,8 @@ def _which(args) -> str:
 
 
 def cmd_info(args):
+    from stsm_edge.app.info import ShiftCostQuery
+
     say(config_from(ShiftCostQuery, args).report())
 
 
@@ -46,7 +42,8 @@ def cmd_classify(args):
 
 
 def cmd_export(args):
-    from stsm_edge.converters.plan import export_model
+    from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.converters.plan import ExportPlan, export_model
     from stsm_edge.defaults import model_bundle
 
     plan = config_from(ExportPlan, args)  # checked before a model is loaded
@@ -58,6 +55,7 @@ def cmd_export(args):
 
 def _runner(args):
     from stsm_edge.runner import FrameBufferRunner
+    from stsm_edge.smoothing import SmoothingConfig
     from stsm_edge.timebase import step_from_ms
 
     return FrameBufferRunner.open(_which(args), args.threads, smoothing=config_from(SmoothingConfig, args), top_k=3,
@@ -90,7 +88,7 @@ def cmd_webcam(args):
 
 
 def cmd_make_motion_data(args):
-    from stsm_edge.data.motion import make_motion_data, motion_data_summary
+    from stsm_edge.data.motion import MotionSpec, make_motion_data, motion_data_summary
 
     progress = Progress("rendering clips", "clip", args.quiet)
     out = make_motion_data(Path(args.out), args.seed, args.clips_per_class, config_from(MotionSpec, args), progress,
@@ -100,20 +98,22 @@ def cmd_make_motion_data(args):
 
 
 def cmd_train(args):
-    from stsm_edge.fit.train import train
+    from stsm_edge.fit.train import TrainConfig, train
 
     say(f"best checkpoint: {train(config_from(TrainConfig, args), resume=args.resume)}")
 
 
 def cmd_distill(args):
-    from stsm_edge.fit.distill import distill
+    from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.distill import DistillConfig, distill
 
     config = config_from(DistillConfig, args, teacher_flags=config_from(ForeignFlags, args))
     say(f"best checkpoint: {distill(config, resume=args.resume)}")
 
 
 def cmd_eval(args):
-    from stsm_edge.fit.evaluate import evaluate_model, plot_confusion
+    from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.evaluate import EvalSettings, evaluate_model, plot_confusion
 
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
     run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress)
@@ -143,82 +143,165 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _models(*names: str):
+MODEL_HELPS = {"default": "the default model (motion benchmark, 112x112)", "imagenet": "ImageNet STSM (224x224)",
+               "checkpoint": "a checkpoint: stsm-edge, MMAction2, TSM or torchvision",
+               "model": "artifact or checkpoint"}
+MODEL_FLAGS = {name: flag(help, action="store_true" if name in ("default", "imagenet") else None)
+               for name, help in MODEL_HELPS.items()}
+QUIET = flag("no progress bars", flag="--quiet", action="store_true")
+RESUME = flag("continue from a run's last.pt", flag="--resume")
+
+
+def _models(p, *names: str) -> None:
     """Exactly one model: --default, --imagenet, --checkpoint PATH or --model ARTIFACT."""
-    helps = {"default": "the default model (motion benchmark, 112x112)", "imagenet": "ImageNet STSM (224x224)",
-             "checkpoint": "a checkpoint: stsm-edge, MMAction2, TSM or torchvision", "model": "artifact or checkpoint"}
+    group = p.add_mutually_exclusive_group(required=True)
+    for name in names:
+        add_flag(group, MODEL_FLAGS[name], f"--{name}")
+    if "checkpoint" in names:  # a checkpoint from another tool records neither its shift nor its labels
+        from stsm_edge.checkpoints import ForeignFlags
 
-    def add(p) -> None:
-        group = p.add_mutually_exclusive_group(required=True)
-        for name in names:
-            group.add_argument(f"--{name}", action="store_true" if name in ("default", "imagenet") else None,
-                               help=helps[name])
-        if "checkpoint" in names:  # a checkpoint from another tool records neither its shift nor its labels
-            add_options(p, ForeignFlags)
-    return add
+        add_options(p, ForeignFlags)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stsm-edge", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks, debug logs and tools' output")
-    sub = parser.add_subparsers(dest="command", required=True)
+# Each command's arguments are added only when it is the one parsed (build_parser's `commands`), and each function
+# imports the declarations it needs: `stsm-edge --help` and a light command's `--help` load no torch.
 
-    def command(name, func, help, *arguments):
-        """Each argument: (flags, settings), an option dataclass, or a function that adds to the parser."""
-        p = sub.add_parser(name, help=help)
-        p.set_defaults(func=func)
-        for argument in arguments:
-            if isinstance(argument, tuple):
-                p.add_argument(*argument[0].split(), **argument[1])
-            else:
-                add_options(p, argument) if isinstance(argument, type) else argument(p)
-        return p
+def _info_arguments(p) -> None:
+    from stsm_edge.app.info import ShiftCostQuery
 
-    quiet = ("--quiet", dict(action="store_true"))
-    command("info", cmd_info, "params, FLOPs and streaming state of STSM vs the plain backbone", ShiftCostQuery)
-    command("fetch-assets", cmd_fetch_assets, "fetch offline weights, videos and labels into the cache")
-    command("classify", cmd_classify, "ImageNet top-5 of an image (default: scikit-image's coffee)",
-            ("image", dict(nargs="?")))
-    command("export", cmd_export, "convert a model for a target, verify it, write artifact + sidecar", quiet,
-            _models("default", "imagenet", "checkpoint"), ExportPlan)
-    runner = (("--threads", dict(type=int, help="runtime threads")),
-              ("--stride", dict(type=int, default=1, help="clip models: a clip every N model steps")),
-              ("--step-ms", dict(type=float, help="model time step (default: the one the model records)")),
-              ("--no-pacing", dict(action="store_true", help="a model step per frame (motion at the wrong speed)")),
-              ("--max-frames", dict(type=int)))
-    command("run", cmd_run, "recognise actions in a video, frame by frame", ("video", {}), *runner, quiet,
-                ("--out", dict(help="write an annotated video (mp4)")),
-                ("--predictions", dict(help="write per-frame predictions (.csv or .json)")),
-                ("--compare-window", dict(action="store_true", help="also run the clip form; print the cost ratio")),
-                ("--window-model", dict(help="clip artifact for --compare-window (default: the _clip_ sibling)")),
-                _models("model", "default"), SmoothingConfig)
-    p = command("webcam", cmd_webcam, "live recognition from a camera, a stream URL or a video file", *runner,
-                ("--headless", dict(action="store_true", help="no window; needs --record")),
-                ("--record", dict(help="write the annotated stream to an mp4")), _models("model", "default"),
-                SmoothingConfig)
+    add_options(p, ShiftCostQuery)
+
+
+def _classify_arguments(p) -> None:
+    p.add_argument("image", nargs="?")
+
+
+def _export_arguments(p) -> None:
+    from stsm_edge.converters.plan import ExportPlan
+
+    add_flag(p, QUIET)
+    _models(p, "default", "imagenet", "checkpoint")
+    add_options(p, ExportPlan)
+
+
+def _played(p) -> None:
+    """What run and webcam share: the runner, the model and the smoothing."""
+    from stsm_edge.smoothing import SmoothingConfig
+
+    add_options(p, RunnerSettings)
+    _models(p, "model", "default")
+    add_options(p, SmoothingConfig)
+
+
+def _run_arguments(p) -> None:
+    p.add_argument("video")
+    add_flag(p, QUIET)
+    p.add_argument("--out", help="write an annotated video (mp4)")
+    p.add_argument("--predictions", help="write per-frame predictions (.csv or .json)")
+    p.add_argument("--compare-window", action="store_true", help="also run the clip form; print the cost ratio")
+    p.add_argument("--window-model", help="clip artifact for --compare-window (default: the _clip_ sibling)")
+    _played(p)
+
+
+def _webcam_arguments(p) -> None:
+    p.add_argument("--headless", action="store_true", help="no window; needs --record")
+    p.add_argument("--record", help="write the annotated stream to an mp4")
+    _played(p)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, default=None, help="camera index (default 0)")
     source.add_argument("--source", help="video file or stream URL instead of a camera")
-    sub.add_parser("bench", help="latency benchmarks: run, report, validate, android (benchmarks/README.md)")
-    command("make-motion-data", cmd_make_motion_data, "render the motion benchmark (train/val/test)", quiet,
-            ("--out", dict(required=True)), ("--seed", dict(type=int, default=0)),
-            ("--clips-per-class", dict(type=int, default=100, help="train clips per class (val/test: a quarter)")),
-            ("--splits", dict(nargs="+", default=list(SPLITS), choices=SPLITS)), MotionSpec)
-    resume = ("--resume", dict(help="continue from a run's last.pt"))
-    command("train", cmd_train, "fine-tune TSN / TSM / STSM on a clip folder (torchrun for DDP)", resume, TrainConfig)
-    command("distill", cmd_distill, "a student with another shift (e.g. causal) from a teacher, on unlabelled video",
-            resume, DistillConfig, ForeignFlags)
-    command("eval", cmd_eval, "top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list", quiet,
-            ("--confusion", dict(help="write the confusion matrix PNG")), _models("default", "checkpoint", "model"),
-            EvalSettings)
-    command("pack", cmd_pack, "store a checkpoint's weights in fp16 without optimizer state, for shipping",
-            ("checkpoint", {}), ("--out", dict(required=True)),
-            ("--command", dict(help="the command that made the checkpoint, recorded inside it")))
-    command("demo", cmd_demo, "the main job: info, a real prediction, int8 export to every target, streaming",
-            ("--out", dict(default="out", help="where the artifacts go")),
-            ("--video", dict(help="video to stream at the end (default: cup.mp4)")),
-            ("--skip-export", dict(action="store_true", help="only the info and the prediction")),
-            ("--clips-per-class", dict(type=int, default=20, help="motion clips for calibration and eval")))
+
+
+def _make_motion_data_arguments(p) -> None:
+    from stsm_edge.data.motion import SPLITS, MotionSpec
+
+    add_flag(p, QUIET)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clips-per-class", type=int, default=100, help="train clips per class (val/test: a quarter)")
+    p.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    add_options(p, MotionSpec)
+
+
+def _train_arguments(p) -> None:
+    from stsm_edge.fit.train import TrainConfig
+
+    add_flag(p, RESUME)
+    add_options(p, TrainConfig)
+
+
+def _distill_arguments(p) -> None:
+    from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.distill import DistillConfig
+
+    add_flag(p, RESUME)
+    add_options(p, DistillConfig)
+    add_options(p, ForeignFlags)  # for a teacher from another tool
+
+
+def _eval_arguments(p) -> None:
+    from stsm_edge.fit.evaluate import EvalSettings
+
+    add_flag(p, QUIET)
+    p.add_argument("--confusion", help="write the confusion matrix PNG")
+    _models(p, "default", "checkpoint", "model")
+    add_options(p, EvalSettings)
+
+
+def _pack_arguments(p) -> None:
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True)
+    p.add_argument("--command", help="the command that made the checkpoint, recorded inside it")
+
+
+def _demo_arguments(p) -> None:
+    p.add_argument("--out", default="out", help="where the artifacts go")
+    p.add_argument("--video", help="video to stream at the end (default: cup.mp4)")
+    p.add_argument("--skip-export", action="store_true", help="only the info and the prediction")
+    p.add_argument("--clips-per-class", type=int, default=20, help="motion clips for calibration and eval")
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    job: Callable
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+COMMANDS = {
+    "info": Command("params, FLOPs and streaming state of STSM vs the plain backbone", cmd_info, _info_arguments),
+    "fetch-assets": Command("fetch offline weights, videos and labels into the cache", cmd_fetch_assets),
+    "classify": Command("ImageNet top-5 of an image (default: scikit-image's coffee)", cmd_classify,
+                        _classify_arguments),
+    "export": Command("convert a model for a target, verify it, write artifact + sidecar", cmd_export,
+                      _export_arguments),
+    "run": Command("recognise actions in a video, frame by frame", cmd_run, _run_arguments),
+    "webcam": Command("live recognition from a camera, a stream URL or a video file", cmd_webcam, _webcam_arguments),
+    "bench": Command("latency benchmarks: run, report, validate, android (benchmarks/README.md)", None),
+    "make-motion-data": Command("render the motion benchmark (train/val/test)", cmd_make_motion_data,
+                                _make_motion_data_arguments),
+    "train": Command("fine-tune TSN / TSM / STSM on a clip folder (torchrun for DDP)", cmd_train, _train_arguments),
+    "distill": Command("a student with another shift (e.g. causal) from a teacher, on unlabelled video", cmd_distill,
+                       _distill_arguments),
+    "eval": Command("top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list", cmd_eval,
+                    _eval_arguments),
+    "pack": Command("store a checkpoint's weights in fp16 without optimizer state, for shipping", cmd_pack,
+                    _pack_arguments),
+    "demo": Command("the main job: info, a real prediction, int8 export to every target, streaming", cmd_demo,
+                    _demo_arguments),
+}
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `commands`, only those commands get their arguments (the rest list their name and help)."""
+    parser = _Parser(prog="stsm-edge", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks, debug logs and tools' output")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help)
+        p.set_defaults(func=command.job)
+        if command.arguments and (commands is None or name in commands):
+            command.arguments(p)
     return parser
 
 
@@ -228,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stsm_edge.benchmarks.__main__ import main as bench_main
 
         return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    named = next((word for word in argv if not word.startswith("-")), None)  # the command, before its arguments
+    args = build_parser(commands=(named,)).parse_args(argv)
     setup_logging(args.verbose)
     # Export and the demo run converters, quantizers and runtimes that print hundreds of lines: to a log.
     tools = ToolsToLog(Path(args.out) / "stsm-edge.log") if args.command in ("export", "demo") \

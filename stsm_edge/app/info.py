@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stsm_edge.architectures import ShiftConfig, preset_name, resolve_shift
+from stsm_edge.console import table
 from stsm_edge.errors import InputError
-from stsm_edge.models import ModelConfig, build_model
-from stsm_edge.models.cost import compare_with_plain
-from stsm_edge.models.tsn import BACKBONES
-from stsm_edge.options import option
-from stsm_edge.shift import METHODS, ShiftConfig, preset_name, resolve_shift
-from stsm_edge.streaming import StateSpec, state_spec
+from stsm_edge.options import ModelFlags, ShiftFlags
+
+# The models are built inside the job (streaming_state, shift_report): `stsm-edge info --help` loads no torch.
 
 
-def streaming_state(config: ModelConfig, height: int = 224, width: int = 224) -> list[StateSpec]:
+def streaming_state(config, height: int = 224, width: int = 224) -> list:
+    """The states (streaming.StateSpec) the causal form of `config` (a models.tsn.ModelConfig) carries."""
+    from stsm_edge.models import ModelConfig, build_model
+    from stsm_edge.streaming import state_spec
+
     causal = build_model(ModelConfig(**{**config.to_dict(), "causal": True}))
     return state_spec(causal, height, width)
 
@@ -22,16 +25,18 @@ def streaming_state(config: ModelConfig, height: int = 224, width: int = 224) ->
 class ShiftCostQuery:
     """A model described by its shift preset (or custom shift) and input size, as `stsm-edge info` takes it."""
 
-    backbone: str = option("mobilenet_v2", "", choices=BACKBONES)
-    segments: int = option(8, "frames per clip (T)")
-    width_mult: float = option(1.0, "")
-    size: int = option(224, "input side in pixels")
-    method: str = option("stsm", "shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS)
-    dims: str | None = option(None, "custom shift: dimensions that shift, in order (letters of THW)")
-    fold_div: int | None = option(None, "custom shift: each dimension's group is C // fold_div (default 8)")
-    causal: bool | None = option(None, "custom shift: the T group takes frame t-1 only")
+    backbone: str = ModelFlags.backbone.field("mobilenet_v2")
+    segments: int = ModelFlags.segments.field(8)
+    width_mult: float = ModelFlags.width_mult.field(1.0)
+    size: int = ModelFlags.size.field(224)
+    method: str = ShiftFlags.method.field("stsm")
+    dims: str | None = ShiftFlags.dims.field(None)
+    fold_div: int | None = ShiftFlags.fold_div.field(None)
+    causal: bool | None = ShiftFlags.causal.field(None)
 
-    def model_config(self) -> ModelConfig:
+    def model_config(self):
+        from stsm_edge.models.tsn import ModelConfig
+
         try:
             shift = resolve_shift(self.method, self.dims, self.fold_div, self.causal)
         except ValueError as exc:
@@ -43,9 +48,9 @@ class ShiftCostQuery:
         return shift_report(self.model_config(), self.size)
 
 
-def shift_report(config: ModelConfig, size: int) -> str:
+def shift_report(config, size: int) -> str:
     """`stsm-edge info`: params and FLOPs with and without the shift, and the streaming state it carries."""
-    from stsm_edge.console import table
+    from stsm_edge.models.cost import compare_with_plain
 
     shifted, plain = compare_with_plain(config, size, size)
     same = shifted.params == plain.params and shifted.flops == plain.flops

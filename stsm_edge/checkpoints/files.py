@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from stsm_edge.architectures import ShiftConfig
 from stsm_edge.errors import WeightsError
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import ShiftConfig
 
 KeyMap = tuple[tuple[str, str], ...]
 """Rules (regex, replacement) applied in order to every key, each to what the rules before it left; a key no

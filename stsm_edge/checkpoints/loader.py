@@ -11,6 +11,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name
 from stsm_edge.checkpoints.detect import LAYOUTS, resolve_layout
 from stsm_edge.checkpoints.files import Layout, apply_key_map, read_checkpoint, state_dict_of
 from stsm_edge.checkpoints.labels import default_labels, read_label_file
@@ -24,7 +25,6 @@ from stsm_edge.models.resnet import RESNETS, Bottleneck
 from stsm_edge.models.weights import HEAD_KEYS, load_registered
 from stsm_edge.options import option
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import PRESETS, ShiftConfig, preset_name
 from stsm_edge.timebase import TimeStep
 
 log = logging.getLogger(__name__)

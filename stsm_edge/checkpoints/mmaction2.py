@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
+from stsm_edge.architectures import PRESETS, RESNET_BACKBONES, ShiftConfig
 from stsm_edge.checkpoints.files import KeyMap, Layout
 from stsm_edge.models.mobilenet_v2 import INVERTED_RESIDUAL_SETTING
-from stsm_edge.models.tsn import RESNET_BACKBONES
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import PRESETS, ShiftConfig
 
 
 def _block_numbers() -> tuple[KeyMap, int]:

@@ -4,10 +4,9 @@ blocks, a bare Linear head, always the causal shift of C/8 channels from the pre
 
 from __future__ import annotations
 
+from stsm_edge.architectures import PRESETS, RESNET_BACKBONES
 from stsm_edge.checkpoints.files import KeyMap, Layout
-from stsm_edge.models.tsn import RESNET_BACKBONES
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import PRESETS
 
 LABEL_ORDER = "line i of the category file TSM was trained with"
 _WRAPPERS: KeyMap = ((r"^base_model\.", ""), (r"\.net\.", "."))

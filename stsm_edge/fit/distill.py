@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from stsm_edge.architectures import METHODS, resolve_shift
 from stsm_edge.checkpoints import ForeignFlags, load_model
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
 from stsm_edge.models import TemporalSegmentNetwork, build_model, load_state_dict
-from stsm_edge.options import option
-from stsm_edge.shift import METHODS, resolve_shift
+from stsm_edge.options import STEP_MS, FitFlags, ShiftFlags, option
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
@@ -38,25 +38,24 @@ class DistillConfig:
     teacher: str = option(help="a checkpoint: stsm-edge, MMAction2, TSM or torchvision (the student starts from "
                                "its weights)")
     videos: str = option(help="a folder of videos, or a list (its labels are read only with --label-weight > 0)")
-    out: str = option(help="run folder: log.jsonl, last.pt, best.pt")
+    out: str = FitFlags.out.field()
     student_method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/"
                                  "--causal", flag="--student-preset", choices=METHODS)
-    dims: str | None = option(None, "custom student shift: dimensions that shift (letters of THW)")
-    fold_div: int | None = option(None, "custom student shift: each group is C // fold_div")
-    causal: bool | None = option(None, "custom student shift: T from frame t-1 only")
+    dims: str | None = ShiftFlags.dims.field(None)
+    fold_div: int | None = ShiftFlags.fold_div.field(None)
+    causal: bool | None = ShiftFlags.causal.field(None)
     temperature: float = option(4.0, "softens both distributions (the loss is scaled by T^2)")
     label_weight: float = option(0.0, "weight of cross-entropy on the list's labels (0: labels never read)")
     val: str | None = option(None, "a labelled list: its top-1 after each epoch picks best.pt")
-    epochs: int = option(4, "")
-    batch_size: int = option(8, "")
+    epochs: int = FitFlags.epochs.field(4)
+    batch_size: int = FitFlags.batch_size.field(8)
     # The student starts at the teacher's optimum and needs small steps: on an ImageNet teacher (1000 classes,
     # T = 4) one SGD step at 1e-3 raised the KD loss 20x, while 8 steps at 1e-4 halved it.
-    lr: float = option(1e-4, "small: the student starts at the teacher's optimum")
-    workers: int = option(2, "data loader processes")
-    seed: int = option(0, "")
-    step_ms: float | None = option(None, "fixed-step sampling, as for train")
-    max_steps_per_epoch: int | None = option(None, "stop each epoch after this many steps (smoke runs)",
-                                             flag="--max-steps")
+    lr: float = FitFlags.lr.field(1e-4)
+    workers: int = FitFlags.workers.field(2)
+    seed: int = FitFlags.seed.field(0)
+    step_ms: float | None = STEP_MS.field(None)
+    max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
     # For a teacher from another tool, which does not record them: the same flags as every command that opens a
     # checkpoint (stsm_edge.checkpoints.ForeignFlags), given to the CLI beside this config's own.
     teacher_flags: ForeignFlags = field(default_factory=ForeignFlags)

@@ -19,9 +19,9 @@ import numpy as np
 from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
-from stsm_edge.options import option
+from stsm_edge.options import STEP_MS, RunnerFlags, option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
-from stsm_edge.runtimes.base import Runtime
+from stsm_edge.runtimes.base import Runtime, open_model
 from stsm_edge.video import iter_video_timed
 
 
@@ -161,9 +161,9 @@ class EvalSettings:
     limit: int | None = option(None, "only the first N clips")
     play_fps: float | None = option(None, "evaluate as deployed: play each clip through the runner as a live stream "
                                           "at N fps (resampled by timestamp) and score the label shown at its end")
-    step_ms: float | None = option(None, "with --play-fps: pace at this time step (default: the model's)")
-    no_pacing: bool = option(False, "with --play-fps: one model step per frame (a control)")
-    threads: int | None = option(None, "runtime threads")
+    step_ms: float | None = STEP_MS.field(None)  # with --play-fps
+    no_pacing: bool = RunnerFlags.no_pacing.field(False)  # with --play-fps
+    threads: int | None = RunnerFlags.threads.field(None)
 
     def __post_init__(self) -> None:
         if self.play_fps is not None and self.play_fps <= 0:
@@ -173,7 +173,6 @@ class EvalSettings:
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
     """"default", a checkpoint (read with `options`, a checkpoints.LoadOptions) or an artifact on an annotation list:
     segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream."""
-    from stsm_edge.runtimes.base import open_model
     from stsm_edge.timebase import step_from_ms
 
     data = Path(settings.data)

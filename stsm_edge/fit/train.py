@@ -29,15 +29,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from stsm_edge.architectures import ShiftConfig, resolve_shift
 from stsm_edge.checkpoints import load_state_dict, load_weights, read_checkpoint, save_checkpoint
 from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
 from stsm_edge.data.dataset import SAMPLINGS
 from stsm_edge.errors import InputError
 from stsm_edge.models import ModelConfig, TemporalSegmentNetwork, build_model
-from stsm_edge.models.tsn import BACKBONES
-from stsm_edge.options import option
+from stsm_edge.options import STEP_MS, FitFlags, ModelFlags, ShiftFlags, option
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.shift import METHODS, ShiftConfig, resolve_shift
 from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
 from stsm_edge.video import video_info
 
@@ -53,37 +52,35 @@ def flip_pair(text: str) -> tuple[str, str]:
 @dataclass
 class TrainConfig:
     data: str = option(help="folder with train.txt, labels.txt and optionally val.txt")
-    out: str = option(help="run folder: log.jsonl, last.pt, best.pt")
-    method: str = option("stsm_causal", "shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS)
-    dims: str | None = option(None, "custom shift: dimensions that shift, in order (letters of THW)")
-    fold_div: int | None = option(None, "custom shift: each dimension's group is C // fold_div (default 8)")
-    causal: bool | None = option(None, "custom shift: the T group takes frame t-1 only (streamable)")
-    n_segments: int = option(8, "frames per clip (T)", flag="--segments")
-    backbone: str = option("mobilenet_v2", "", choices=BACKBONES)
+    out: str = FitFlags.out.field()
+    method: str = ShiftFlags.method.field("stsm_causal")
+    dims: str | None = ShiftFlags.dims.field(None)
+    fold_div: int | None = ShiftFlags.fold_div.field(None)
+    causal: bool | None = ShiftFlags.causal.field(None)
+    n_segments: int = ModelFlags.segments.field(8)
+    backbone: str = ModelFlags.backbone.field("mobilenet_v2")
     width_mult: float = 1.0
-    size: int = option(112, "input side in pixels")
+    size: int = ModelFlags.size.field(112)
     pretrained: str = option("imagenet", "imagenet, none, or a checkpoint of any layout (its head kept if it fits)")
-    epochs: int = option(8, "")
-    batch_size: int = option(8, "")
-    lr: float = option(0.005, "base learning rate for --batch-size 8")
+    epochs: int = FitFlags.epochs.field(8)
+    batch_size: int = FitFlags.batch_size.field(8)
+    lr: float = FitFlags.lr.field(0.005)
     schedule: str = option("cosine", "cosine, or step: x0.1 at each of --lr-steps", choices=("cosine", "step"))
     lr_steps: tuple[int, ...] = option((5, 7), "epochs of x0.1 decay (step schedule)")
     warmup_epochs: float = 0.5
     momentum: float = 0.9
     weight_decay: float = 1e-4
     dropout: float = option(0.5, "")
-    workers: int = option(2, "data loader processes")
-    seed: int = option(0, "")
+    workers: int = FitFlags.workers.field(2)
+    seed: int = FitFlags.seed.field(0)
     flip_pairs: tuple[tuple[str, str], ...] | None = option(
         None, "labels a horizontal flip swaps (repeat; default: the data folder's meta.json)", flag="--flip-pair",
         action="append", type=flip_pair, nargs=None, metavar="A:B")
-    max_steps_per_epoch: int | None = option(None, "stop each epoch after this many steps (smoke runs)",
-                                             flag="--max-steps")
+    max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
     sampling: str = option("segment", "which frames a clip gives: T segments (TSN) or every --dense-stride-th",
                            choices=("segment", "dense"))
     dense_stride: int = option(2, "")
-    step_ms: float | None = option(None, "sample frames this many ms apart by timestamp (any clip length or fps "
-                                         "gives the same step): an exact time step for streaming models")
+    step_ms: float | None = STEP_MS.field(None)
 
     def __post_init__(self) -> None:
         try:

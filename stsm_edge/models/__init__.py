@@ -1,5 +1,6 @@
-"""Models: the backbones (torchvision's names), the shift put into their residual blocks, the TSN wrapper, and one
-builder per architecture behind one registry with its named weights (as torchvision.models)."""
+"""The networks: MobileNetV2 and ResNet-18/34/50/101 in torchvision's names, the shift put into their blocks, the
+TSN wrapper and its config, model cost, and one builder per architecture behind one registry with its named weights
+(as torchvision.models)."""
 
 from stsm_edge.models.builders import (
     MODELS,

@@ -6,12 +6,10 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
+from stsm_edge.architectures import BACKBONES, RESNET_BACKBONES
 from stsm_edge.models.insert import insert_shift
 from stsm_edge.models.mobilenet_v2 import MobileNetV2
-from stsm_edge.models.resnet import RESNETS, resnet
-
-RESNET_BACKBONES = {f"resnet{depth}": depth for depth in RESNETS}
-BACKBONES = ("mobilenet_v2", *RESNET_BACKBONES)
+from stsm_edge.models.resnet import resnet
 
 
 @dataclass(frozen=True)

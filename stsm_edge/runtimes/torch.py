@@ -1,4 +1,4 @@
-"""Eager PyTorch adapter: an stsm-edge checkpoint (or an in-memory model) run as its deploy form would be.
+"""Eager PyTorch adapter: an stsm-edge checkpoint (or an in-memory model) run as its deploy variant would be.
 
 A causal model runs in the streaming form, a bidirectional one in the clip form, so the runner treats
 eager models and exported artifacts alike.
