@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from stsm_edge.assets import imagenet_labels, imagenet_weights_path, kinetics_labels
 from stsm_edge.errors import InputError
@@ -222,7 +222,8 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
                             f"{own[head + '.weight'].shape[0]} (freshly initialised)")
     missing = sorted(set(own) - set(state) - ({head + ".weight", head + ".bias"} if report.replaced_head else set()))
     unexpected = sorted(set(state) - set(own))
-    if head + ".weight" not in state and not report.replaced_head and set(missing) <= {head + ".weight", head + ".bias"}:
+    headless = set(missing) <= {head + ".weight", head + ".bias"}
+    if head + ".weight" not in state and not report.replaced_head and headless:
         report.replaced_head, missing = True, []
         report.notes.append("checkpoint has no classifier head; the model keeps a freshly initialised one")
     if missing or unexpected:
@@ -231,7 +232,8 @@ def load_state_dict(model: TemporalSegmentNetwork, state: dict[str, Tensor], sou
     shape_errors = [k for k, v in state.items() if v.shape != own[k].shape]
     if shape_errors:
         k = shape_errors[0]
-        raise WeightsError(f"{source}: key {k} has shape {tuple(state[k].shape)}, the model expects {tuple(own[k].shape)}")
+        raise WeightsError(f"{source}: key {k} has shape {tuple(state[k].shape)}, the model expects "
+                           f"{tuple(own[k].shape)}")
     backbone.load_state_dict(state, strict=not report.replaced_head)
     for note in report.notes:
         log.warning("%s: %s", source, note)
@@ -288,10 +290,22 @@ class ModelBundle:
     time_step: TimeStep | None = None  # the step between frames the model learnt; None when unknown
 
 
+def on_cpu(tree):
+    """`tree` (dicts, lists, tuples) with every tensor as a contiguous CPU copy: a checkpoint loads anywhere, the
+    same whichever device and memory format trained it."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", memory_format=torch.contiguous_format)
+    if isinstance(tree, dict):
+        return {key: on_cpu(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(on_cpu(value) for value in tree)
+    return tree
+
+
 def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str] | None = None,
                     preprocess: PreprocessSpec = PreprocessSpec(), extra: dict | None = None,
                     time_step: TimeStep | None = None) -> None:
-    """Our own checkpoint: the state dict plus everything needed to rebuild and run the model."""
+    """Our own checkpoint: the state dict plus everything needed to rebuild and run the model, in CPU tensors."""
     from stsm_edge.fileio import atomic_output
 
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "config": model.config.to_dict(),
@@ -299,7 +313,7 @@ def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str]
                "preprocess": preprocess.to_dict(), "time_step": time_step.to_dict() if time_step else None,
                **(extra or {})}
     with atomic_output(Path(path)) as tmp:
-        torch.save(payload, tmp)
+        torch.save(on_cpu(payload), tmp)
 
 
 def pack_checkpoint(source: Path, target: Path, note: dict | None = None) -> Path:

@@ -15,6 +15,7 @@ from stsm_edge.console import Progress, ToolsToLog, human_bytes, say, setup_logg
 from stsm_edge.converters.plan import ExportPlan
 from stsm_edge.data.motion import SPLITS, MotionSpec
 from stsm_edge.errors import StsmEdgeError
+from stsm_edge.fit.device import DeviceConfig
 from stsm_edge.fit.distill import DistillConfig
 from stsm_edge.fit.evaluate import EvalSettings
 from stsm_edge.fit.train import TrainConfig
@@ -102,20 +103,23 @@ def cmd_make_motion_data(args):
 def cmd_train(args):
     from stsm_edge.fit.train import train
 
-    say(f"best checkpoint: {train(config_from(TrainConfig, args), resume=args.resume)}")
+    config = config_from(TrainConfig, args)
+    say(f"best checkpoint: {train(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_distill(args):
     from stsm_edge.fit.distill import distill
 
-    say(f"best checkpoint: {distill(config_from(DistillConfig, args), resume=args.resume)}")
+    config = config_from(DistillConfig, args)
+    say(f"best checkpoint: {distill(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_eval(args):
     from stsm_edge.fit.evaluate import evaluate_model, plot_confusion
 
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
-    run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress)
+    run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress,
+                         config_from(DeviceConfig, args))
     progress.close()
     say(run.report(Path(settings.data)))
     if args.confusion:
@@ -204,12 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
             ("--clips-per-class", dict(type=int, default=100, help="train clips per class (val/test: a quarter)")),
             ("--splits", dict(nargs="+", default=list(SPLITS), choices=SPLITS)), MotionSpec)
     resume = ("--resume", dict(help="continue from a run's last.pt"))
-    command("train", cmd_train, "fine-tune TSN / TSM / STSM on a clip folder (torchrun for DDP)", resume, TrainConfig)
+    command("train", cmd_train, "fine-tune TSN / TSM / STSM on a clip folder (torchrun for DDP)", resume, TrainConfig,
+            DeviceConfig)
     command("distill", cmd_distill, "a student with another shift (e.g. causal) from a teacher, on unlabelled video",
-            resume, DistillConfig)
+            resume, DistillConfig, DeviceConfig)
     command("eval", cmd_eval, "top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list", quiet,
             ("--confusion", dict(help="write the confusion matrix PNG")), _models("default", "checkpoint", "model"),
-            EvalSettings)
+            EvalSettings, DeviceConfig)
     command("pack", cmd_pack, "store a checkpoint's weights in fp16 without optimizer state, for shipping",
             ("checkpoint", {}), ("--out", dict(required=True)),
             ("--command", dict(help="the command that made the checkpoint, recorded inside it")))
