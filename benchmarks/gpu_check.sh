@@ -36,12 +36,12 @@ if "$python" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else
     device=cuda
     clips_per_class=${CLIPS_PER_CLASS:-100} size=${SIZE:-112} batch=${BATCH:-64} workers=${WORKERS:-12}
     speed_batch=${SPEED_BATCH:-128} cpu_speed_batch=${CPU_SPEED_BATCH:-8} speed_steps=${SPEED_STEPS:-5}
-    speed_sizes=${SPEED_SIZES:-112 224}
+    speed_sizes=${SPEED_SIZES:-112 224} speed_rows=()
 elif [ $allow_cpu = 1 ]; then
     device=cpu
     clips_per_class=${CLIPS_PER_CLASS:-2} size=${SIZE:-32} batch=${BATCH:-4} workers=${WORKERS:-1}
     speed_batch=${SPEED_BATCH:-2} cpu_speed_batch=${CPU_SPEED_BATCH:-2} speed_steps=${SPEED_STEPS:-1}
-    speed_sizes=${SPEED_SIZES:-$size}
+    speed_sizes=${SPEED_SIZES:-$size} speed_rows=(--jobs train load --amp off --data synthetic)
 else
     echo "gpu_check: torch sees no CUDA GPU here; run it on a GPU host (or with --allow-cpu to check the script)" >&2
     exit 2
@@ -98,7 +98,7 @@ step "eval --checkpoint on $device" \
 step "train_speed" \
     "$python" -m stsm_edge.benchmarks.train_speed --devices cpu $([ $device = cuda ] && echo cuda) \
     --sizes $speed_sizes --channels-last --batch-size "$speed_batch" --cpu-batch-size "$cpu_speed_batch" --steps "$speed_steps" \
-    --warmup 2 --workers "$workers" --out "$work/results" --work "$work/speed"
+    --warmup 2 --workers "$workers" --out "$work/results" --work "$work/speed" "${speed_rows[@]}"
 
 echo "== summary"
 for run in teacher student torchrun; do epoch_report "$work/$run"; done
