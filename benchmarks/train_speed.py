@@ -194,7 +194,8 @@ def report(results: dict) -> str:
              f"STSM-MobileNetV2 causal, T = {settings['segments']}, batch {settings['batch_size']} (CPU rows: "
              f"{settings['cpu_batch_size']}), "
              f"{settings['warmup']} warm-up + {settings['steps']} timed steps per row, loader processes: "
-             f"{settings['workers']} (prefetch {settings['prefetch']}), channels-last {'on' if settings['channels_last'] else 'off'}"
+             f"{settings['workers']} (prefetch {settings['prefetch']}), "
+             f"channels-last {'on' if settings['channels_last'] else 'off'}"
              f"; {results['device']['cores']} cores ({results['device']['cpu']})"
              + (f", GPU: {results['gpu']}" if results["gpu"] else ", no GPU") + ".", ""]
     if results.get("note"):
