@@ -11,8 +11,6 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
-
 from stsm_edge.errors import StsmEdgeError
 
 SCHEMA_NAME = "stsm-edge/bench-results"
@@ -38,6 +36,8 @@ def _where(path) -> str:
 
 def problems(data) -> list[str]:
     """The most relevant schema violation as a 'place: message' string (empty when the data is valid)."""
+    import jsonschema  # here, not at the top: training hosts need not have it
+
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     return [] if error is None else [f"{_where(list(error.absolute_path))}: {error.message}"]
 
@@ -51,7 +51,8 @@ def validate(data, source: str = "results") -> dict:
         raise ResultsError(f"{source}: schema: expected {SCHEMA_NAME!r}, got {data.get('schema')!r} "
                            "(not an stsm-edge benchmark results file)")
     if data.get("version") != VERSION:
-        raise ResultsError(f"{source}: version: this reader knows version {VERSION}, the file says {data.get('version')!r}")
+        raise ResultsError(f"{source}: version: this reader knows version {VERSION}, "
+                           f"the file says {data.get('version')!r}")
     found = problems(data)
     if found:
         raise ResultsError(f"{source}: {found[0]}")

@@ -161,5 +161,6 @@ class FitFlags:
     batch_size = flag()
     lr = flag("base learning rate (for --batch-size 8)")
     workers = flag("data loader processes")
+    prefetch = flag("batches each loader process keeps ready")
     seed = flag()
     max_steps_per_epoch = flag("stop each epoch after this many steps (smoke runs)", flag="--max-steps")

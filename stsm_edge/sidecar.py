@@ -13,8 +13,6 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
-
 from stsm_edge.errors import ArtifactError
 from stsm_edge.fileio import atomic_write_text
 
@@ -37,8 +35,11 @@ def schema() -> dict:
 
 def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
     """Raise ArtifactError naming the first problem (place in the file, and what); return the data unchanged."""
+    import jsonschema  # here, not at the top: training hosts need not have it
+
     if isinstance(data, dict) and isinstance(data.get("version"), int) and data["version"] > VERSION:
-        raise ArtifactError(f"{source}: schema version {data['version']} is newer than this stsm-edge reads ({VERSION})")
+        raise ArtifactError(f"{source}: schema version {data['version']} is newer than this stsm-edge reads "
+                            f"({VERSION})")
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")

@@ -321,3 +321,35 @@ def test_adb_driver_end_to_end_with_a_fake_device(quick_run, tmp_path):
     assert any("--use_xnnpack=true" in c and "--input_layer_value_files=" in c for c in run_commands)
     pushed = [c[1] for c in fake.commands if c[0] == "push"]
     assert any(p.endswith("frame.bin") for p in pushed)
+
+
+# ---- train_speed ------------------------------------------------------------------------------------------
+
+def test_train_speed_ratios_pair_rows_that_differ_in_one_setting():
+    from stsm_edge.benchmarks.train_speed import ratios
+
+    def row(device, amp, data, speed):
+        return {"job": "train", "size": 112, "device": device, "amp": amp, "data": data, "clips_per_second": speed}
+
+    rows = [row("cpu", "off", "synthetic", 2.0), row("cpu", "bf16", "synthetic", 3.0),
+            row("cuda", "bf16", "synthetic", 300.0), row("cuda", "bf16", "decoded", 150.0)]
+    found = {(q["what"], q["device"], q["data"]): q["ratio"] for q in ratios(rows)}
+    assert found == {("bf16 / off", "cpu", "synthetic"): 1.5, ("cuda / cpu", "cuda", "synthetic"): 100.0,
+                     ("decoded / synthetic", "cuda", "decoded"): 0.5}
+
+
+def test_train_speed_writes_rows_ratios_and_a_report(tmp_path):
+    from stsm_edge.benchmarks.train_speed import main as train_speed
+
+    assert train_speed(["--devices", "cpu", "--sizes", "32", "--jobs", "train", "load", "--batch-size", "2",
+                        "--cpu-batch-size", "2", "--steps", "1", "--warmup", "1", "--workers", "0", "--name", "t",
+                        "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--channels-last"]) == 0
+    results = json.loads((tmp_path / "train_speed-t.json").read_text())
+    assert results["schema"] == "stsm-edge/train-speed" and results["gpu"] is None
+    rows = {(r["job"], r["amp"], r["data"]): r for r in results["rows"]}
+    assert set(rows) == {("train", "off", "synthetic"), ("train", "off", "decoded"), ("train", "bf16", "synthetic"),
+                         ("train", "bf16", "decoded"), ("load", "off", "decoded")}
+    assert all(r["clips_per_second"] > 0 and r["device"] == "cpu" and r["batch_size"] == 2 for r in rows.values())
+    assert rows[("train", "off", "synthetic")]["data_wait"] == 0  # no data path: nothing to wait for
+    assert {q["what"] for q in results["ratios"]} == {"bf16 / off", "decoded / synthetic"}
+    assert "| train | 32² | cpu | bf16 | decoded | 2 |" in (tmp_path / "train_speed-t.md").read_text()

@@ -30,9 +30,11 @@ from stsm_edge.checkpoints import load_model, save_checkpoint
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import DEFAULT_CHECKPOINT
 from stsm_edge.fileio import atomic_write_text, file_sha256
+from stsm_edge.fit.device import DeviceConfig
 from stsm_edge.fit.distill import DistillConfig, distill
 from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.models import build_model
+from stsm_edge.options import add_options, config_from
 from stsm_edge.runtimes.base import open_runtime
 
 HERE = Path(__file__).parent
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--out", default=str(HERE))
+    add_options(parser, DeviceConfig)
     args = parser.parse_args(argv)
     out, work, data = Path(args.out), Path(args.work), Path(args.data)
     command = shlex.join(["python", "-m", "stsm_edge.benchmarks.distill.run",
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     last = student_run / "last.pt"
     done = last.exists() and len((student_run / "log.jsonl").read_text().splitlines()) >= args.epochs
     if not done:
-        distill(config, resume=last if last.exists() else None)
+        distill(config, resume=last if last.exists() else None, device=config_from(DeviceConfig, args))
     settings = {"epochs": args.epochs, "lr": args.lr, "temperature": args.temperature,
                 "clips": sum(1 for _ in videos.iterdir())}
 

@@ -37,10 +37,12 @@ from stsm_edge.checkpoints import load_model
 from stsm_edge.data import make_loader, read_annotations
 from stsm_edge.data.motion import MOTION_CLASSES, make_motion_data
 from stsm_edge.fileio import atomic_output, atomic_write_text
+from stsm_edge.fit.device import DeviceConfig
 from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.fit.train import TrainConfig, train
 from stsm_edge.models import build_model
 from stsm_edge.models.cost import model_cost
+from stsm_edge.options import add_options, config_from
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.versions import package_versions
@@ -89,10 +91,11 @@ ABLATION_RUNS = tuple(study for study in ABLATION.values() if study not in MODEL
 
 
 def settings_of(args: argparse.Namespace) -> dict:
-    """What makes two runs comparable; a run file made with other settings is refused, not mixed in."""
+    """What makes two runs comparable; a run file made with other settings is refused, not mixed in. The device
+    is not among them, mixed precision is (and named only when on, so fp32 records made before it still match)."""
     return {"data": str(args.data), "size": args.size, "epochs": args.epochs, "lr": args.lr,
             "batch_size": args.batch_size, "step_ms": args.step_ms, "max_steps": args.max_steps, "segments": 8,
-            "backbone": "mobilenet_v2"}
+            "backbone": "mobilenet_v2", **({"amp": args.amp} if args.amp != "off" else {})}
 
 
 def direction_top1(confusion: np.ndarray) -> float:
@@ -104,8 +107,9 @@ def direction_top1(confusion: np.ndarray) -> float:
 @torch.no_grad()
 def test_confusion(model, loader) -> np.ndarray:
     confusion = np.zeros((len(MOTION_CLASSES),) * 2, np.int64)
+    device = next(model.parameters()).device  # the run's: after_epoch hands over the model where it trains
     for clips, labels in loader:
-        for true, predicted in zip(labels.tolist(), model(clips).argmax(1).tolist()):
+        for true, predicted in zip(labels.tolist(), model(clips.to(device)).argmax(1).tolist()):
             confusion[true, predicted] += 1
     return confusion
 
@@ -135,14 +139,16 @@ def run_one(study: Study, seed: int, args: argparse.Namespace, record_path: Path
         confusion = test_confusion(model, test)
         log = [json.loads(line) for line in (Path(config.out) / "log.jsonl").read_text().splitlines()]
         record["epochs"] = [e for e in record["epochs"] if e["epoch"] < epoch + 1] + [{
-            "epoch": epoch + 1, "val_top1": log[-1]["val_top1"], "test_top1": float(np.trace(confusion) / confusion.sum()),
+            "epoch": epoch + 1, "val_top1": log[-1]["val_top1"],
+            "test_top1": float(np.trace(confusion) / confusion.sum()),
             "test_direction_top1": direction_top1(confusion), "train_seconds": log[-1]["seconds"]}]
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
         print(f"{study.name} seed {seed} epoch {epoch + 1}: test top-1 {record['epochs'][-1]['test_top1']:.1%}",
               flush=True)
 
     last = Path(config.out) / "last.pt"
-    train(config, resume=last if last.exists() else None, after_epoch=after_epoch)
+    train(config, resume=last if last.exists() else None, after_epoch=after_epoch,
+          device=config_from(DeviceConfig, args))
     model = build_model(config.model_config(len(MOTION_CLASSES)))
     cost = model_cost(study.name, model, args.size, args.size)
     record.update(status="done", params=cost.params, gflops=cost.flops / 1e9, checkpoint=str(last),
@@ -245,9 +251,9 @@ def report(out: Path) -> str:
                      + f" | {summary(at_epoch(done, epochs[-1], 'test_direction_top1'))} | {cost} |")
     lines += int8_lines(by_name, epochs)
     lines += ablation_lines(by_name, epochs)
-    lines += ["", ("Paired differences, a minus b on the same seed, in points of test top-1: mean ± std over the seeds, "
-                   "and the 95% confidence interval of the mean (Student's t). An interval that contains 0 is no "
-                   "measurable difference."), "",
+    lines += ["", ("Paired differences, a minus b on the same seed, in points of test top-1: mean ± std over the "
+                   "seeds, and the 95% confidence interval of the mean (Student's t). An interval that contains 0 "
+                   "is no measurable difference."), "",
               "| a − b | question | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
               "|---|---|" + "---|" * len(epochs)]
     lines += [f"| {a} − {b} | {question} | "
@@ -352,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8-targets", nargs="*", choices=list(INT8_TARGETS), default=list(INT8_TARGETS),
                         help="runtimes that evaluate the STSM causal runs in int8 (none given: no int8)")
     parser.add_argument("--report-only", action="store_true")
+    add_options(parser, DeviceConfig)
     args = parser.parse_args(argv)
     out = Path(args.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)

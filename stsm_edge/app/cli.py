@@ -98,25 +98,30 @@ def cmd_make_motion_data(args):
 
 
 def cmd_train(args):
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.train import TrainConfig, train
 
-    say(f"best checkpoint: {train(config_from(TrainConfig, args), resume=args.resume)}")
+    config = config_from(TrainConfig, args)
+    say(f"best checkpoint: {train(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_distill(args):
     from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.distill import DistillConfig, distill
 
     config = config_from(DistillConfig, args, teacher_flags=config_from(ForeignFlags, args))
-    say(f"best checkpoint: {distill(config, resume=args.resume)}")
+    say(f"best checkpoint: {distill(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_eval(args):
     from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.evaluate import EvalSettings, evaluate_model, plot_confusion
 
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
-    run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress)
+    run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress,
+                         config_from(DeviceConfig, args))
     progress.close()
     say(run.report(Path(settings.data)))
     if args.confusion:
@@ -224,28 +229,34 @@ def _make_motion_data_arguments(p) -> None:
 
 
 def _train_arguments(p) -> None:
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.train import TrainConfig
 
     add_flag(p, RESUME)
     add_options(p, TrainConfig)
+    add_options(p, DeviceConfig)
 
 
 def _distill_arguments(p) -> None:
     from stsm_edge.checkpoints import ForeignFlags
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.distill import DistillConfig
 
     add_flag(p, RESUME)
     add_options(p, DistillConfig)
+    add_options(p, DeviceConfig)
     add_options(p, ForeignFlags)  # for a teacher from another tool
 
 
 def _eval_arguments(p) -> None:
+    from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.evaluate import EvalSettings
 
     add_flag(p, QUIET)
     p.add_argument("--confusion", help="write the confusion matrix PNG")
     _models(p, "default", "checkpoint", "model")
     add_options(p, EvalSettings)
+    add_options(p, DeviceConfig)
 
 
 def _pack_arguments(p) -> None:

@@ -22,10 +22,22 @@ def is_own(data: object) -> bool:
     return isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT
 
 
+def on_cpu(tree):
+    """`tree` (dicts, lists, tuples) with every tensor as a contiguous CPU copy: a checkpoint loads anywhere, the
+    same whichever device and memory format trained it."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", memory_format=torch.contiguous_format)
+    if isinstance(tree, dict):
+        return {key: on_cpu(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(on_cpu(value) for value in tree)
+    return tree
+
+
 def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str] | None = None,
                     preprocess: PreprocessSpec = PreprocessSpec(), extra: dict | None = None,
                     time_step: TimeStep | None = None) -> None:
-    """Our own checkpoint: the state dict plus everything needed to rebuild and run the model."""
+    """Our own checkpoint: the state dict plus everything needed to rebuild and run the model, in CPU tensors."""
     if labels and len(labels) != model.config.num_classes:
         raise WeightsError(f"{path}: {len(labels)} labels for a head of {model.config.num_classes} classes")
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, "config": model.config.to_dict(),
@@ -33,7 +45,7 @@ def save_checkpoint(model: TemporalSegmentNetwork, path: Path, labels: list[str]
                "preprocess": preprocess.to_dict(), "time_step": time_step.to_dict() if time_step else None,
                **(extra or {})}
     with atomic_output(Path(path)) as tmp:
-        torch.save(payload, tmp)
+        torch.save(on_cpu(payload), tmp)
 
 
 def pack_checkpoint(source: Path, target: Path, note: dict | None = None) -> Path:

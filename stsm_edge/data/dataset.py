@@ -28,8 +28,8 @@ class VideoClipDataset(Dataset):
 
     Randomness comes from a generator seeded by (seed, epoch, index), never from global state: an item
     is reproducible, changes with `set_epoch`, and is the same whichever DataLoader worker loads it.
-    Workers get a pickled copy of the dataset when an epoch's iterator starts, so call `set_epoch`
-    before iterating (and do not use persistent workers, which would keep the old epoch).
+    The epoch lives in shared memory, so loader workers, persistent ones included, read the epoch that
+    `set_epoch` set last: call it before iterating.
     """
 
     def __init__(self, records: Sequence[VideoRecord], n_segments: int, spec: PreprocessSpec, *, train: bool,
@@ -50,10 +50,14 @@ class VideoClipDataset(Dataset):
         self.step_seconds = step_seconds
         self.augment = augment
         self.seed = seed
-        self.epoch = 0
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -88,7 +92,11 @@ class VideoClipDataset(Dataset):
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0,
-                sampler: Sampler | None = None) -> DataLoader:
-    """Training loaders (shuffle=True) drop the last partial batch; a given sampler does the shuffling."""
+                sampler: Sampler | None = None, pin_memory: bool = False, prefetch: int = 2) -> DataLoader:
+    """Training loaders (shuffle=True) drop the last partial batch; a given sampler does the shuffling.
+
+    Worker processes persist across epochs (no start-up cost each epoch) and each keeps `prefetch` batches ready;
+    `pin_memory` (for a GPU) lets batches copy to the device while the next step runs."""
     return DataLoader(dataset, batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      num_workers=workers, drop_last=shuffle)
+                      num_workers=workers, drop_last=shuffle, pin_memory=pin_memory, persistent_workers=workers > 0,
+                      prefetch_factor=prefetch if workers > 0 else None)

@@ -9,9 +9,10 @@ label map. BatchNorm keeps the teacher's running statistics (only its affine par
 must match the teacher as both run at inference, and small batches of new video would otherwise drag the
 statistics away from what the teacher's weights were made for (measured on tiny motion clips, 12 steps from an
 ImageNet TSN teacher to an STSM causal student: the KD loss on held-out clips fell from 9.2 to 6.6 with the
-statistics frozen and rose to 16.0 with them updating). Same data pipeline, augmentation, DDP under torchrun, checkpoints, resume and log as `train` (the
-shared `run_fit`); the output is an ordinary stsm-edge checkpoint with the teacher's labels and preprocessing and
-the student's shift.
+statistics frozen and rose to 16.0 with them updating). Same data pipeline, augmentation, device, mixed precision,
+DDP under torchrun, checkpoints, resume and log as `train` (the shared `run_fit`; the teacher runs on the same
+device, under the same autocast); the output is an ordinary stsm-edge checkpoint with the teacher's labels and
+preprocessing and the student's shift.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stsm_edge.architectures import METHODS, resolve_shift
 from stsm_edge.checkpoints import ForeignFlags, load_model
 from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
 from stsm_edge.errors import InputError
+from stsm_edge.fit.device import Accelerator, DeviceConfig
 from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
 from stsm_edge.models import TemporalSegmentNetwork, build_model, load_state_dict
 from stsm_edge.options import STEP_MS, FitFlags, ShiftFlags, option
@@ -53,6 +55,7 @@ class DistillConfig:
     # T = 4) one SGD step at 1e-3 raised the KD loss 20x, while 8 steps at 1e-4 halved it.
     lr: float = FitFlags.lr.field(1e-4)
     workers: int = FitFlags.workers.field(2)
+    prefetch: int = FitFlags.prefetch.field(2)
     seed: int = FitFlags.seed.field(0)
     step_ms: float | None = STEP_MS.field(None)
     max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
@@ -78,7 +81,7 @@ class DistillConfig:
                            fold_div=self.fold_div, causal=self.causal, n_segments=t.n_segments, backbone=t.backbone,
                            width_mult=t.width_mult, size=size, pretrained=self.teacher, epochs=self.epochs,
                            batch_size=self.batch_size, lr=self.lr, dropout=t.dropout, workers=self.workers,
-                           seed=self.seed, step_ms=self.step_ms, max_steps_per_epoch=self.max_steps_per_epoch)
+                           prefetch=self.prefetch, seed=self.seed, step_ms=self.step_ms, max_steps_per_epoch=self.max_steps_per_epoch)
 
 
 def unlabelled_records(source: Path) -> list[VideoRecord]:
@@ -102,7 +105,7 @@ def distillation(teacher: nn.Module, temperature: float, label_weight: float) ->
     """KD on the teacher's clip logits (+ weighted cross-entropy where a clip has a label); hits = agreement
     with the teacher's top-1."""
 
-    def objective(logits: torch.Tensor, clips: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def objective(logits: torch.Tensor, clips: torch.Tensor, targets: torch.Tensor):
         with torch.no_grad():
             reference = teacher(clips)
         loss = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, 1),
@@ -112,15 +115,17 @@ def distillation(teacher: nn.Module, temperature: float, label_weight: float) ->
         if label_weight > 0 and bool(labelled.any()):
             supervised = nn.functional.cross_entropy(logits[labelled], targets[labelled])
             loss = (1 - label_weight) * loss + label_weight * supervised
-        return loss, int((logits.argmax(1) == reference.argmax(1)).sum())
+        return loss, (logits.argmax(1) == reference.argmax(1)).sum()
 
     return objective
 
 
-def distill(config: DistillConfig, resume: str | Path | None = None, log=print) -> Path:
+def distill(config: DistillConfig, resume: str | Path | None = None, log=print,
+            device: DeviceConfig | None = None) -> Path:
     """Distil; returns the path of the best checkpoint (by val top-1 with --val, else by agreement with the teacher)."""
+    accelerator = Accelerator.open(device)  # a device that cannot be had is refused before anything is read
     bundle = load_model(Path(config.teacher), config.teacher_flags.load_options())
-    teacher = bundle.model.eval()
+    teacher = accelerator.prepare(bundle.model.eval())
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     train_config = config.train_config(teacher, bundle.preprocess.size[0])
@@ -143,6 +148,6 @@ def distill(config: DistillConfig, resume: str | Path | None = None, log=print) 
     val_set = train_config.dataset(read_annotations(Path(config.val)), bundle.preprocess, train=False) \
         if config.val else None
     fit = Fit(train_config, student, bundle.labels, bundle.preprocess, report_time_step(train_config, records, log),
-              train_set, val_set, distillation(teacher, config.temperature, config.label_weight),
+              train_set, val_set, accelerator, distillation(teacher, config.temperature, config.label_weight),
               {"distill_config": asdict(config), "teacher": bundle.source}, frozen_batchnorm=True)
     return run_fit(fit, resume, log)

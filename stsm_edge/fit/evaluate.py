@@ -19,6 +19,7 @@ import numpy as np
 from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
+from stsm_edge.fit.device import Accelerator, DeviceConfig
 from stsm_edge.options import STEP_MS, RunnerFlags, option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.runtimes.base import Runtime, open_model
@@ -170,14 +171,23 @@ class EvalSettings:
             raise InputError(f"--play-fps must be > 0, got {self.play_fps:g}")
 
 
-def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
+def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None,
+                   device: DeviceConfig | None = None) -> EvalRun:
     """"default", a checkpoint (read with `options`, a checkpoints.LoadOptions) or an artifact on an annotation list:
-    segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream."""
+    segment-sampled clips, or with `play_fps` each clip played through the runner as a live stream. A checkpoint
+    runs on `device`; an artifact runs in its own runtime, so asking it for a GPU or autocast is an error."""
+    from stsm_edge.runtimes.base import runtime_class
     from stsm_edge.timebase import step_from_ms
 
+    device = device or DeviceConfig()
+    artifact = str(model) != "default" and runtime_class(Path(model)).format != "torch"
+    if artifact and (device.device not in ("auto", "cpu") or device.amp != "off" or device.channels_last):
+        raise InputError("--device, --amp and --channels-last apply to checkpoints; an exported artifact runs in its "
+                         "own runtime")
+    accelerator = None if artifact else Accelerator.open(device)
     data = Path(settings.data)
     step_seconds = None if settings.step_ms is None else step_from_ms(settings.step_ms).seconds
-    runtime = open_model(model, settings.threads, options)
+    runtime = open_model(model, settings.threads, options, accelerator)
     name = "default model" if str(model) == "default" else Path(model).name
     if settings.play_fps is None:
         return EvalRun(evaluate(runtime, data, settings.limit, progress), name, runtime, "segment-sampled clips")

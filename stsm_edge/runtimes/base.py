@@ -44,7 +44,8 @@ class Runtime(ABC):
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """float32 arrays in sidecar input order -> float32 arrays in sidecar output order."""
         if len(inputs) != len(self.input_names):
-            raise ValueError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
+            raise ValueError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}), "
+                             f"got {len(inputs)}")
         return self._run(inputs)
 
     @abstractmethod
@@ -157,18 +158,20 @@ def open_runtime(path: Path, sidecar: dict | None = None, threads: int | None = 
     return cls(path, sidecar if sidecar is not None else read_sidecar(path), threads)
 
 
-def open_model(model: str | Path, threads: int | None = None, options=None) -> Runtime:
+def open_model(model: str | Path, threads: int | None = None, options=None, accelerator=None) -> Runtime:
     """A runtime for "default" (the shipped model, eager), a checkpoint (stsm-edge, or from another tool read with
-    `options`, a checkpoints.LoadOptions) or an exported artifact with its sidecar."""
+    `options`, a checkpoints.LoadOptions) or an exported artifact with its sidecar. `accelerator` (fit.device's, or
+    None: the CPU in fp32) places an eager model; artifacts run in their own runtimes."""
     from stsm_edge.checkpoints import LoadOptions
     from stsm_edge.defaults import model_bundle
 
     if str(model) == "default":  # the eager runtime, found through the registry like every adapter
-        return runtime_class(Path("default.pt"))(Path("default"), threads=threads, bundle=model_bundle("default"))
+        return runtime_class(Path("default.pt"))(Path("default"), threads=threads, bundle=model_bundle("default"),
+                                                  accelerator=accelerator)
     path = Path(model)
     cls = runtime_class(path)
     if not path.exists():
         raise ArtifactError(f"{path}: no such model file")
     if cls.format != "torch":
         return open_runtime(path, threads=threads)
-    return cls(path, threads=threads, bundle=model_bundle(path, options or LoadOptions()))
+    return cls(path, threads=threads, bundle=model_bundle(path, options or LoadOptions()), accelerator=accelerator)

@@ -29,7 +29,9 @@ class TorchRuntime(Runtime):
     suffixes = (".pt", ".pth")
 
     def __init__(self, path: Path, sidecar: dict | None = None, threads: int | None = None,
-                 bundle: ModelBundle | None = None, form: str | None = None) -> None:
+                 bundle: ModelBundle | None = None, form: str | None = None, accelerator=None) -> None:
+        """`accelerator` (fit.device.Accelerator, or anything with its prepare/batch/autocast) runs the model on a
+        device, under autocast; None: the CPU in fp32. Outputs always come back as float32 numpy arrays."""
         bundle = bundle or load_model(Path(path))
         form = form or natural_form(bundle.model)
         spec = build_form(bundle.model.eval(), form, *bundle.preprocess.size)
@@ -39,11 +41,16 @@ class TorchRuntime(Runtime):
         # Checked as every other runtime's sidecar is when read, so a bundle that contradicts itself stops here.
         sidecar = validate_sidecar(stamped(sidecar), f"{path} (its sidecar, made from the checkpoint)")
         super().__init__(Path(str(path)), sidecar, threads)
-        self._module = spec.module
+        self._module = spec.module if accelerator is None else accelerator.prepare(spec.module)
+        self._accelerator = accelerator
         if threads:
             torch.set_num_threads(int(threads))
 
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        with torch.no_grad():
-            outputs = self._module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
-        return [t.numpy() for t in outputs]
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        if self._accelerator is None:
+            with torch.no_grad():
+                return [t.numpy() for t in self._module(*tensors)]
+        with torch.no_grad(), self._accelerator.autocast():
+            outputs = self._module(*(self._accelerator.batch(t) for t in tensors))
+        return [t.float().cpu().numpy() for t in outputs]
