@@ -85,6 +85,8 @@ class ExportPlan:
 
         if self.size is not None and self.size < 1:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
+        if self.calib_stride < 1:
+            raise InputError(f"--calib-stride must be >= 1, got {self.calib_stride}")
         if len(self.targets) == 1:
             get_converter(self.targets[0]).check_available()
         if self.state != "explicit" and self.forms != ("stream",):
