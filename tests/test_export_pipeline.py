@@ -278,7 +278,7 @@ def test_a_stream_without_memory_fails_the_default_verification(default_int8_str
 
 
 def test_frames_without_motion_make_the_verification_inconclusive(default_int8_stream, default_motion, tmp_path):
-    """A still scene (one real frame, held for 3 windows): every control clears the bar too, so the verification
+    """A still scene (one real frame, held for 3 windows): a control clears the bar too, so the verification
     says it cannot see the temporal state and fails, unless weak verification is asked for, which it records."""
     from stsm_edge.converters.base import verify_artifact
 
@@ -297,7 +297,7 @@ def test_frames_without_motion_make_the_verification_inconclusive(default_int8_s
     strict = verify_artifact(result.path, result.sidecar, reference, feeds, verified_on="a still scene")
     assert strict["verdict"] == "inconclusive" and not strict["passed"], strict
     assert "verify on clips with motion" in strict["inconclusive_because"]
-    assert all(c["clears_bar"] for c in strict["controls"].values())
+    assert any(c["clears_bar"] for c in strict["controls"].values()), strict["controls"]
     weak = verify_artifact(result.path, result.sidecar, reference, feeds, verified_on="a still scene",
                            weak_verify=True)
     assert weak["verdict"] == "inconclusive" and weak["passed"] and weak["weak_verify"]
