@@ -30,8 +30,9 @@ from stsm_edge.errors import (
 )
 from stsm_edge.fileio import atomic_output, ensure_writable_dir
 from stsm_edge.forms import (
+    as_clips,
     build_form,
-    form_inputs,
+    clip_feeds,
     form_sidecar,
     zero_inputs,
 )
@@ -131,6 +132,19 @@ class ExportJob:
     calibration: list[tuple[Tensor, ...]]
     options: ConverterOptions = ConverterOptions()
     states: list[StateSpec] = field(default_factory=list)  # what a stream form keeps, explicit or inside
+    # Where each calibration clip starts in `calibration`: a stream's states start from zero there (`calibrate`).
+    clip_starts: tuple[int, ...] = (0,)
+
+
+def calibrate(module: nn.Module, job: ExportJob) -> None:
+    """Run the job's calibration inputs through `module` (an observed copy) in order. Explicit states are in the
+    inputs; a module that keeps its states inside is reset at each clip's start, as its feed's were."""
+    starts = set(job.clip_starts)
+    with torch.no_grad():
+        for index, inputs in enumerate(job.calibration):
+            if index in starts:
+                reset_states(module)
+            module(*inputs)
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,7 @@ def compare_logits(reference: list[np.ndarray], candidate: list[np.ndarray]) -> 
     ref, got = np.stack(reference), np.stack(candidate)
     return {
         "max_abs_diff": float(np.abs(ref - got).max()),
+        "reference_scale": max(1.0, float(np.abs(ref).max())),  # what the fp32 bar is relative to
         "top1_agreement": float((ref.argmax(-1) == got.argmax(-1)).mean()),
         "samples": int(len(ref)),
     }
@@ -235,15 +250,6 @@ def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states
     return outputs
 
 
-def fp32_parity(reference: list[np.ndarray], candidate: list[np.ndarray]) -> tuple[bool, str]:
-    """Whether an fp32 artifact's logits equal the reference's up to float error, and the bar it was held to:
-    max |d| <= FP32_MAX_REL_DIFF x the reference's largest |logit| (taken as 1.0 when smaller)."""
-    scale = max(1.0, float(np.abs(np.stack(reference)).max()))
-    bar = FP32_MAX_REL_DIFF * scale
-    passed = float(np.abs(np.stack(reference) - np.stack(candidate)).max()) <= bar
-    return passed, f"fp32 max abs diff <= {bar:.3g} ({FP32_MAX_REL_DIFF:g} x max |logit| {scale:.3g})"
-
-
 def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
     """Logits of an artifact over a feed, states carried from output to input as a runner would."""
     if carry_states:
@@ -259,33 +265,105 @@ def moving_average(logits: list[np.ndarray], window: int) -> list[np.ndarray]:
     return [stacked[end - window : end].mean(0) for end in range(window, len(stacked) + 1)]
 
 
-def verify_artifact(path: Path, sidecar: dict, reference: nn.Module, feed: list[tuple[Tensor, ...]],
-                    quantized_reference: nn.Module | None = None) -> dict:
-    """Parity of the artifact in its real runtime against the eager fp32 `reference` of the same form.
+def independent_windows(per_clip: list[list[np.ndarray]], window: int) -> list[np.ndarray]:
+    """The mean of each non-overlapping run of `window` logits within each clip (a remainder shorter than a window
+    is left out): windows that share no frame, so each is its own sample of what a runner shows."""
+    means = []
+    for logits in per_clip:
+        means += [np.mean(logits[start : start + window], axis=0)
+                  for start in range(0, len(logits) - window + 1, window)]
+    return means
 
-    The criterion is on what a runner shows: clip logits, or for a stream the mean of its last T
-    per-frame logits. A single frame's logits are noisier than anything shown, so for a stream they are
+
+def meets_bar(precision: str, scores: dict) -> bool:
+    """Whether logits compared with fp32's (`compare_logits` of windows as `vs_fp32`, and of frames as `per_frame`
+    for a stream) clear the bar of `precision`: exact up to float error (relative to the logits' scale) for fp32,
+    else top-1 agreement on the windows."""
+    if precision == "fp32":
+        exact = scores.get("per_frame", scores["vs_fp32"])
+        return exact["max_abs_diff"] <= FP32_MAX_REL_DIFF * exact["reference_scale"]
+    return scores["vs_fp32"]["top1_agreement"] >= INT8_MIN_TOP1_AGREEMENT
+
+
+def bar_text(precision: str, stream: bool, window: int) -> str:
+    if precision == "fp32":
+        return f"fp32 max abs diff <= {FP32_MAX_REL_DIFF:g} x max(1, max |logit|)" + (" per frame" if stream else "")
+    shown_as = f"mean of {window} frames' logits" if stream else "clip logits"
+    return f"top-1 agreement with fp32 >= {INT8_MIN_TOP1_AGREEMENT:.0%} ({shown_as})"
+
+
+def _scores(expected: list[list[np.ndarray]], got: list[list[np.ndarray]], window: int, stream: bool) -> dict:
+    scores = {"vs_fp32": compare_logits(independent_windows(expected, window), independent_windows(got, window))}
+    if stream:
+        scores["per_frame"] = compare_logits([x for clip in expected for x in clip], [x for clip in got for x in clip])
+    return scores
+
+
+# What each control feeds the artifact for one step, as frames after a reset: the frame once (its states at their
+# initial value), or the frame twice, the second pass reading the states the first left (each state is then the
+# current frame's own channels, exactly at the first shift site and from a zero-state pass at later ones).
+CONTROLS = {"reset_every_step": 1, "own_frame_states": 2}
+
+
+def control_logits(runtime, feed: list[tuple[Tensor, ...]], passes: int) -> list[np.ndarray]:
+    """A stream artifact's logits when every step starts a new stream (`runtime.reset`, initial states) and runs the
+    step's frame `passes` times: the model sees no frame but the current one. The same calls reach explicit states
+    and a program that keeps them inside."""
+    logits = []
+    for inputs in feed:
+        runtime.reset()
+        frame = inputs[0].numpy()
+        logits.append(runtime.stream([frame] * passes, runtime.initial_states())[0][-1])
+    return logits
+
+
+def verify_artifact(path: Path, sidecar: dict, reference: nn.Module, clips: list[list[tuple[Tensor, ...]]],
+                    quantized_reference: nn.Module | None = None, verified_on: str = "given frames",
+                    weak_verify: bool = False) -> dict:
+    """Parity of the artifact in its real runtime against the eager fp32 `reference` of the same form, on `clips`
+    (one feed per clip; a stream starts each from its initial states, as a runner starts a new stream).
+
+    The criterion is on what a runner shows: clip logits, or for a stream the mean of T per-frame logits, over
+    windows that share no frame. A single frame's logits are noisier than anything shown, so for a stream they are
     reported (`per_frame`) but only the fp32 bar, exactness, applies to them.
+
+    A stream also scores two controls through the same runtime on the same frames: its states reset every step,
+    and its states taken from the current frame. Neither remembers a frame, so if either clears the bar, these
+    frames cannot tell an artifact that keeps its temporal state from one that lost it: the verdict is
+    "inconclusive", which fails unless `weak_verify` accepts it (and the report says so).
     """
     stream = sidecar["form"] == "stream"
+    precision = sidecar["precision"]
     window = sidecar["model"]["n_segments"] if stream else 1
     runtime = open_runtime(path, sidecar)
-    got = artifact_logits(runtime, feed, stream)
-    expected = eager_logits(reference, feed, stream)
-    report = {"runtime": runtime.format,
-              "vs_fp32": compare_logits(moving_average(expected, window), moving_average(got, window))}
-    if stream:
-        report["per_frame"] = compare_logits(expected, got)
+    got = [artifact_logits(runtime, feed, stream) for feed in clips]
+    expected = [eager_logits(reference, feed, stream) for feed in clips]
+    report = {"runtime": runtime.format, **_scores(expected, got, window, stream)}
     if quantized_reference is not None:
-        shown = moving_average(eager_logits(quantized_reference, feed, stream), window)
-        report["vs_fake_quant"] = compare_logits(shown, moving_average(got, window))
-    if sidecar["precision"] == "fp32":
-        report["passed"], report["criterion"] = fp32_parity(expected, got)  # per frame for a stream
-        report["criterion"] += " per frame" if stream else ""
+        fake_quant = [eager_logits(quantized_reference, feed, stream) for feed in clips]
+        report["vs_fake_quant"] = compare_logits(independent_windows(fake_quant, window),
+                                                 independent_windows(got, window))
+    report["criterion"] = bar_text(precision, stream, window)
+    report["verified_on"] = {"source": verified_on, "clips": len(clips), "frames": sum(map(len, clips)),
+                             "independent_windows": report["vs_fp32"]["samples"]}
+    blind = []
+    if stream:
+        report["controls"] = {}
+        for name, passes in CONTROLS.items():
+            scores = _scores(expected, [control_logits(runtime, feed, passes) for feed in clips], window, stream)
+            report["controls"][name] = {**scores, "clears_bar": meets_bar(precision, scores)}
+            if report["controls"][name]["clears_bar"]:
+                blind.append(name)
+    if not meets_bar(precision, report):
+        report["verdict"] = "fail"
+    elif blind:
+        report["verdict"] = "inconclusive"
+        report["inconclusive_because"] = (f"control {' and '.join(blind)} (no temporal state) clears the bar too: "
+                                          f"these frames cannot see the stream's memory; verify on clips with motion")
     else:
-        report["passed"] = report["vs_fp32"]["top1_agreement"] >= INT8_MIN_TOP1_AGREEMENT
-        shown_as = f"mean of {window} frames' logits" if stream else "clip logits"
-        report["criterion"] = f"top-1 agreement with fp32 >= {INT8_MIN_TOP1_AGREEMENT:.0%} ({shown_as})"
+        report["verdict"] = "pass"
+    report["weak_verify"] = weak_verify
+    report["passed"] = report["verdict"] == "pass" or (report["verdict"] == "inconclusive" and weak_verify)
     return report
 
 
@@ -323,32 +401,43 @@ def export_artifact(
     name: str | None = None,
     progress: Callable[[str], None] = lambda step: None,
     time_step: TimeStep | None = None,
+    verified_on: str = "given frames",
+    weak_verify: bool = False,
 ) -> ExportResult:
-    """Convert one form of `model` for one target and precision, verify it, write artifact + sidecar."""
+    """Convert one form of `model` for one target and precision, verify it, write artifact + sidecar.
+
+    `calibration_frames` and `verification_frames` are clips of preprocessed frames (a flat list of frames is one
+    clip), each as a runner paced at the model's step would take it: a stream's states start from zero at every
+    clip in both. `verified_on` names the verification frames in the sidecar; `weak_verify` accepts a verification
+    whose controls clear the bar too (`verify_artifact`)."""
     start = time.perf_counter()
     converter = get_converter(target)
     converter.check_available()
     chosen = converter.options(options)  # a misspelt option fails before anything slow
     if precision not in converter.precisions:
         raise ExportError(f"target {target!r} has no {precision} export; it offers {', '.join(converter.precisions)}")
-    if len(verification_frames) < model.n_segments:
-        raise InputError(f"verification needs at least {model.n_segments} frames (one clip), "
-                         f"the verification source gave {len(verification_frames)}")
+    calibration_clips, verification_clips = as_clips(calibration_frames), as_clips(verification_frames)
+    if max(map(len, verification_clips), default=0) < model.n_segments:
+        raise InputError(f"verification needs a clip of at least {model.n_segments} frames (one window), "
+                         f"the verification source's longest gave {max(map(len, verification_clips), default=0)}")
     out_dir = ensure_writable_dir(out_dir)
     height, width = preprocess.size
     model = model.eval()
     spec = build_form(model, form, height, width, chosen.state)
     name = name or f"{model.config.backbone}_{form}_{precision}"
-    calibration = []
+    calibration, clip_starts = [], ()
     if precision.startswith("int8") and precision != "int8w":
-        if len(calibration_frames) == 0:
-            raise CalibrationError("int8 export needs calibration frames, and the calibration source gave none")
-        calibration = form_inputs(spec, calibration_frames, model.n_segments, clip_stride=model.n_segments // 2 or 1)
+        feeds = clip_feeds(spec, calibration_clips, model.n_segments, clip_stride=model.n_segments // 2 or 1)
+        if not any(feeds):
+            raise CalibrationError("int8 export needs calibration frames, and the calibration source gave none"
+                                   + (f" in a clip of {model.n_segments} or more" if calibration_clips else ""))
+        clip_starts = tuple(np.cumsum([0] + [len(feed) for feed in feeds[:-1]]).tolist())
+        calibration = [inputs for feed in feeds for inputs in feed]
     example = zero_inputs(spec) if not calibration else calibration[0]
     # The converter sees the shift variant its options choose; verification compares against the training variant.
     converted = deploy_variant(spec.module, example) if chosen.shift_form == "deploy" else spec.module
     job = ExportJob(name, form, precision, converted, example, spec.input_names, spec.output_names, calibration,
-                    chosen, spec.states)
+                    chosen, spec.states, clip_starts)
     path = out_dir / f"{name}{converter.suffix}"
     with atomic_output(path) as tmp:
         progress(f"{target} {form} {precision}: converting")
@@ -361,8 +450,9 @@ def export_artifact(
         validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))
         progress(f"{target} {form} {precision}: verifying")
         if converter.runs_here(chosen):
-            feed = form_inputs(spec, verification_frames, model.n_segments)
-            sidecar["parity"] = verify_artifact(tmp, sidecar, spec.module, feed, made.quantized_reference)
+            feeds = clip_feeds(spec, verification_clips, model.n_segments, clip_stride=model.n_segments)
+            sidecar["parity"] = verify_artifact(tmp, sidecar, spec.module, feeds, made.quantized_reference,
+                                                verified_on, weak_verify)
         else:
             sidecar["parity"] = {"structural": converter.verify_structure(tmp, job),
                                  "passed": True, "criterion": "structure only: this OS cannot run the artifact"}

@@ -33,6 +33,7 @@ from stsm_edge.converters.base import (
     Converter,
     ConverterOptions,
     ExportJob,
+    calibrate,
     register,
 )
 from torch import nn
@@ -119,9 +120,7 @@ def quantize_w8a8(job: ExportJob) -> nn.Module:
     graph = torch.export.export(job.module, job.example_inputs).module()
     with _fewer_quantizer_patterns():
         prepared = prepare_pt2e(graph, CoreMLQuantizer(config))
-    with torch.no_grad():
-        for inputs in job.calibration:
-            prepared(*inputs)
+    calibrate(prepared, job)
     return convert_pt2e(prepared)
 
 

@@ -42,6 +42,7 @@ from stsm_edge.converters.base import (
     Converter,
     ExportJob,
     Int8Options,
+    calibrate,
     register,
 )
 from stsm_edge.converters.quantization import bias_corrected_module
@@ -125,7 +126,6 @@ def _float_edges_quantizer(leading: int, classifier: str = "dynamic"):
 
 def quantize_int8(job: ExportJob):
     """PT2E: bias-corrected int8-grid weights, annotate for XNNPACK, calibrate, fold observers into q/dq."""
-    import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     options = job.options
@@ -134,9 +134,7 @@ def quantize_int8(job: ExportJob):
     module = reset_states(bias_corrected_module(job, linear=options.classifier != "float"))
     quantizer = _float_edges_quantizer(options.float_leading_convs, options.classifier)
     prepared = prepare_pt2e(export_graph(module, job).module(), quantizer)
-    with torch.no_grad():
-        for inputs in job.calibration:
-            prepared(*inputs)
+    calibrate(prepared, job)
     return convert_pt2e(prepared)
 
 

@@ -13,13 +13,13 @@ from stsm_edge.converters.base import PRECISIONS, TARGETS, export_artifact, get_
 
 from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.console import Progress, human_bytes, table
-from stsm_edge.data.sources import preprocessed_frames
+from stsm_edge.data.sources import paced_clips, paced_clips_of
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
 from stsm_edge.options import STEP_MS, ModelFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import STATE_LOCATIONS
-from stsm_edge.timebase import TimeStep, step_from_ms
+from stsm_edge.timebase import DEFAULT_STEP_SECONDS, TimeStep, step_from_ms
 
 DEFAULT_CALIB_VIDEO = "box.mp4"
 DEFAULT_VERIFY_VIDEO = "cup.mp4"
@@ -36,11 +36,19 @@ class ExportPlan:
                                     "runner carries) or internal (inside the program: executorch, coreml)",
                         choices=STATE_LOCATIONS)
     out: str = option("out", "where the artifacts and their sidecars go")
-    calib: str | None = option(None, "video, image folder or clip list for int8 calibration (default: box.mp4)")
-    calib_frames: int = option(96, "")
-    calib_stride: int = option(2, "")
-    verify: str | None = option(None, "held-out video or clip list for the parity check (default: cup.mp4)")
-    verify_frames: int = option(120, "")
+    calib: str | None = option(None, "video, image folder or clip list for int8 calibration, paced at the model's "
+                                      "time step, states reset per clip (default: a motion-benchmark model's train "
+                                      "clips, else box.mp4)")
+    calib_frames: int = option(96, "calibration frames (model steps) over all clips")
+    calib_stride: int = option(2, "every n-th image of an image folder, which has no timestamps to pace")
+    verify: str | None = option(None, "held-out clip list (or video, image folder) for the parity check, paced at the "
+                                      "model's time step (default: a motion-benchmark model's val clips, else every "
+                                      "4th clip of a --calib list, else cup.mp4)")
+    verify_frames: int = option(216, "verification frames (model steps) over all clips")
+    weak_verify: bool = option(False, "accept a verification whose controls (no temporal state) clear the bar too; "
+                                      "the sidecar records it")
+    motion_seed: int = option(0, "seed of the motion benchmark clips that calibrate and verify a motion-benchmark "
+                                 "model (0: the default model's own train and val splits)")
     size: int | None = ModelFlags.size.field(None)  # default: the model's own
     step_ms: float | None = STEP_MS.field(None)  # default: the checkpoint's
     converter_option: tuple[str, ...] | None = option(
@@ -75,6 +83,8 @@ class ExportPlan:
         """Checks that need no model, so a bad request fails before one is loaded."""
         if self.size is not None and self.size < 1:
             raise InputError(f"--size must be a positive number of pixels, got {self.size}")
+        if self.calib_stride < 1:
+            raise InputError(f"--calib-stride must be >= 1, got {self.calib_stride}")
         if len(self.targets) == 1:
             get_converter(self.targets[0]).check_available()
         if self.state != "explicit" and self.forms != ("stream",):
@@ -100,10 +110,22 @@ class ExportSummary:
 
     def report(self) -> str:
         rows = [[r.target, r.form, r.precision, human_bytes(r.size_bytes), parity_text(r.parity),
-                 "pass" if r.parity["passed"] else "FAIL", f"{r.seconds:.1f}s"] for r in self.results]
+                 check_text(r.parity), f"{r.seconds:.1f}s"] for r in self.results]
         rows += [[t, f, "-", "-", msg, "ERROR", "-"] for t, f, msg in self.failures]
-        return table(["target", "form", "precision", "size", "parity", "check", "time"], rows) + \
-            f"\nartifacts and sidecars in {self.out}"
+        notes = sorted({r.parity["inconclusive_because"] for r in self.results if "inconclusive_because" in r.parity})
+        verified = sorted({r.parity["verified_on"]["source"] for r in self.results if "verified_on" in r.parity})
+        lines = [f"verified on {source}" for source in verified]
+        lines += [f"inconclusive: {note}" + ("" if self.results[0].parity.get("weak_verify") else
+                                             "; --weak-verify accepts it") for note in notes]
+        return "\n".join([table(["target", "form", "precision", "size", "parity", "check", "time"], rows), *lines,
+                          f"artifacts and sidecars in {self.out}"])
+
+
+def check_text(parity: dict) -> str:
+    verdict = parity.get("verdict", "pass" if parity["passed"] else "fail")
+    if verdict == "inconclusive":
+        return "pass (weak)" if parity["passed"] else "INCONCLUSIVE"
+    return "pass" if parity["passed"] else "FAIL"
 
 
 def parity_text(parity: dict) -> str:
@@ -112,14 +134,81 @@ def parity_text(parity: dict) -> str:
     vs, frame = parity["vs_fp32"], parity.get("per_frame")
     if frame is None:
         return f"max|d| {vs['max_abs_diff']:.2e}, top-1 {vs['top1_agreement']:.1%} of {vs['samples']} clips"
+    controls = parity.get("controls", {})
+    shown = ", ".join(f"{name} {c['vs_fp32']['top1_agreement']:.0%}" for name, c in controls.items())
     return (f"top-1 {vs['top1_agreement']:.1%} of {vs['samples']} windows; per frame {frame['top1_agreement']:.1%}, "
-            f"max|d| {frame['max_abs_diff']:.2e}")
+            f"max|d| {frame['max_abs_diff']:.2e}" + (f"; controls: {shown}" if shown else ""))
 
 
-def frames_for(source: str | None, default_video: str, count: int, stride: int, spec: PreprocessSpec) -> list:
+@dataclass
+class ExportFrames:
+    """Calibration and verification clips of preprocessed frames, each paced at the model's time step."""
+
+    calibration: list
+    verification: list
+    verified_on: str
+
+
+def export_frames(bundle: ModelBundle, plan: ExportPlan, spec: PreprocessSpec, step_seconds: float) -> ExportFrames:
+    """Where calibration and verification frames come from: the user's sources; else, for a model of the motion
+    benchmark's classes, its train and val clips (rendered afresh, deterministic by seed); else a held-out quarter of
+    a --calib list verifies; else the packaged videos. Verification must see motion to mean anything about a stream's
+    temporal state: the controls in converters/base.py tell when it does not."""
+    import tempfile
+
     from stsm_edge.assets import video_path
+    from stsm_edge.data.annotations import read_annotations
+    from stsm_edge.data.motion import MOTION_CLASSES
 
-    return preprocessed_frames(Path(source) if source else video_path(default_video), spec, count, stride)
+    motion = tuple(bundle.labels) == MOTION_CLASSES
+    paced_at = f"paced at {step_seconds * 1e3:.1f} ms"
+    calib_paths = verify_paths = None
+    if plan.calib and Path(plan.calib).suffix == ".txt" and not plan.verify and not motion:
+        listed = [record.path for record in read_annotations(Path(plan.calib))]
+        if len(listed) >= 2:  # every 4th clip is held out, so each class of a sorted list keeps some of both
+            verify_paths = listed[3::4] or listed[-1:]
+            calib_paths = [path for path in listed if path not in verify_paths]
+    with tempfile.TemporaryDirectory(prefix="stsm-edge-frames-") as scratch:
+        def clips(source: str | None, paths, split: str, default_video: str, count: int, stride: int):
+            if paths is not None:
+                return paced_clips_of(paths, spec, step_seconds, count, stride)
+            if source is None and motion:
+                source = motion_list(Path(scratch), split, count, plan.motion_seed, step_seconds)
+            return paced_clips(Path(source) if source else video_path(default_video), spec, step_seconds, count,
+                               stride)
+
+        calibration = []
+        if plan.precision == "int8":
+            calibration = clips(plan.calib, calib_paths, "train", DEFAULT_CALIB_VIDEO, plan.calib_frames,
+                                plan.calib_stride)
+            if not calibration:
+                raise CalibrationError(f"calibration source {plan.calib} gave no frames")
+        verification = clips(plan.verify, verify_paths, "val", DEFAULT_VERIFY_VIDEO, plan.verify_frames, 1)
+    if plan.verify:
+        verified_on = plan.verify
+    elif verify_paths is not None:
+        verified_on = f"every 4th clip of {plan.calib} (held out of calibration)"
+    elif motion:
+        verified_on = f"motion benchmark val clips, seed {plan.motion_seed}"
+    else:
+        verified_on = f"{DEFAULT_VERIFY_VIDEO} (packaged video)"
+    return ExportFrames(calibration, verification, f"{verified_on}, {paced_at}")
+
+
+def motion_list(folder: Path, split: str, frames: int, seed: int, step_seconds: float) -> Path:
+    """The annotation list of enough motion benchmark clips of `split` for `frames` paced frames, rendered into
+    `folder` (clip i of a split is the same whatever else is rendered, so these are the benchmark's own clips)."""
+    import math
+
+    from stsm_edge.data.motion import MOTION_CLASSES, MotionSpec, make_motion_data, split_sizes
+    from stsm_edge.timebase import paced
+
+    spec = MotionSpec()
+    steps = len(list(paced(((i, i / spec.fps) for i in range(spec.frames)), step_seconds)))
+    per_class = math.ceil(math.ceil(frames / steps) / len(MOTION_CLASSES))
+    clips_per_class = next(n for n in range(1, 4 * per_class + 2) if split_sizes(n)[split] >= per_class)
+    root = make_motion_data(folder / split, seed=seed, clips_per_class=clips_per_class, spec=spec, splits=(split,))
+    return root / f"{split}.txt"
 
 
 def export_time_step(bundle: ModelBundle, step_ms: float | None) -> TimeStep | None:
@@ -139,13 +228,8 @@ def export_model(bundle: ModelBundle, plan: ExportPlan, progress: Progress | Non
     """Every (target, form) of the plan, each verified; `progress` counts artifacts and names each step."""
     out_dir = ensure_writable_dir(Path(plan.out))
     spec = PreprocessSpec.for_size(plan.size, plan.size) if plan.size else bundle.preprocess
-    calib = []
-    if plan.precision == "int8":
-        calib = frames_for(plan.calib, DEFAULT_CALIB_VIDEO, plan.calib_frames, plan.calib_stride, spec)
-        if not calib:
-            raise CalibrationError(f"calibration source {plan.calib} gave no frames")
-    verify = frames_for(plan.verify, DEFAULT_VERIFY_VIDEO, plan.verify_frames, 1, spec)
     time_step = export_time_step(bundle, plan.step_ms)
+    frames = export_frames(bundle, plan, spec, time_step.seconds if time_step else DEFAULT_STEP_SECONDS)
     summary = ExportSummary(out_dir)
     steps = [(t, f) for t in plan.targets for f in plan.forms]
     progress = progress or Progress("export", "artifact", quiet=True)
@@ -153,8 +237,9 @@ def export_model(bundle: ModelBundle, plan: ExportPlan, progress: Progress | Non
         progress(done, len(steps))
         try:
             summary.results.append(export_artifact(
-                bundle.model, target, form, plan.precision, out_dir, calib, verify, bundle.labels, spec,
-                bundle.source, options=plan.converter_options, progress=progress.note, time_step=time_step))
+                bundle.model, target, form, plan.precision, out_dir, frames.calibration, frames.verification,
+                bundle.labels, spec, bundle.source, options=plan.converter_options, progress=progress.note,
+                time_step=time_step, verified_on=frames.verified_on, weak_verify=plan.weak_verify))
         except StsmEdgeError as exc:
             if len(steps) == 1:
                 raise

@@ -89,7 +89,11 @@ class ToolsToLog:
         global _terminal
         sys.stdout.flush()
         sys.stderr.flush()
-        self._terminal = (os.fdopen(os.dup(1), "w", buffering=1), os.fdopen(os.dup(2), "w", buffering=1))
+        self._outer = _terminal
+        # Inside another ToolsToLog, descriptors 1 and 2 are its log: own lines keep going to its terminal.
+        self._own_streams = None if _terminal else (os.fdopen(os.dup(1), "w", buffering=1),
+                                                    os.fdopen(os.dup(2), "w", buffering=1))
+        self._terminal = _terminal or self._own_streams
         self._fds, self._streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
         with tempfile.NamedTemporaryFile("w", prefix="stsm-edge-", suffix=".log", delete=False) as log:
             self._temporary = Path(log.name)
@@ -110,25 +114,47 @@ class ToolsToLog:
         return self
 
     def __exit__(self, *exc) -> None:
+        """The terminal first, whatever else fails: a log that cannot be flushed (a full disk) or closed, a terminal
+        pipe that was closed (`| head`), an interrupt. Nothing here raises, so the body's own error, if any, is what
+        propagates, and the caller's one-line message lands on the terminal."""
         global _terminal
-        self._log.flush()
-        os.dup2(self._fds[0], 1)
-        os.dup2(self._fds[1], 2)
-        for fd in self._fds:
-            os.close(fd)
-        sys.stdout, sys.stderr = self._streams
-        self._warnings.__exit__(*exc)
-        logging.getLogger().handlers = self._handlers
-        _terminal = None
-        self._log.close()
-        for stream in self._terminal:
-            stream.close()
+        unwritten = None
+        try:
+            unwritten = _quietly(self._log.flush)  # a full disk loses the log's tail, not the terminal
+        finally:
+            os.dup2(self._fds[0], 1)
+            os.dup2(self._fds[1], 2)
+            sys.stdout, sys.stderr = self._streams
+            _terminal = self._outer
+            for fd in self._fds:
+                os.close(fd)
+            logging.getLogger().handlers = self._handlers
+            self._warnings.__exit__(*exc)
+            _quietly(self._log.close)
+            for stream in self._own_streams or ():
+                _quietly(stream.close)  # a closed pipe cannot take the last buffered line; the fd closes anyway
+            self._place_log()
+        if unwritten is not None:
+            _quietly(lambda: print(f"WARNING: the tools' log is incomplete: {unwritten.strerror or unwritten}",
+                                   file=terminal_err(), flush=True))
+
+    def _place_log(self) -> None:
         if not self._temporary.stat().st_size:  # no tool said anything
             self._temporary.unlink()
-        elif self.path.parent.is_dir():
-            self.kept = Path(shutil.move(self._temporary, self.path))
-        else:
+        elif self.path.parent.is_dir() and _quietly(lambda: shutil.move(self._temporary, self.path)) is None:
+            self.kept = self.path
+        else:  # no folder to put it in (a refused command), or no room there: where it was written
             self.kept = self._temporary
+
+
+def _quietly(action) -> OSError | None:
+    """`action()`; an OSError it raises (ENOSPC, EPIPE...) is returned, not raised: only where a failure must not
+    stop what follows."""
+    try:
+        action()
+    except OSError as exc:
+        return exc
+    return None
 
 
 def setup_logging(verbose: bool) -> None:

@@ -105,6 +105,24 @@ def form_inputs(form: FormSpec, frames: Sequence[np.ndarray], n_segments: int, c
     return feed
 
 
+def as_clips(frames: Sequence) -> list[list[np.ndarray]]:
+    """Clips of preprocessed (3, H, W) frames: a flat sequence of frames is one clip; empty clips are dropped."""
+    items = list(frames)
+    if items and isinstance(items[0], np.ndarray) and items[0].ndim == 3:
+        return [items]
+    return [list(clip) for clip in items if len(clip)]
+
+
+def clip_feeds(form: FormSpec, clips: Sequence[Sequence[np.ndarray]], n_segments: int,
+               clip_stride: int = 1) -> list[list[tuple[Tensor, ...]]]:
+    """`form_inputs` of each clip on its own, so a stream's states start from zero at every clip, as a runner's do
+    at a new stream, and a clip form's windows never straddle two clips. A clip too short for the clip form's one
+    window is left out."""
+    if form.input_names == ["frames"]:
+        clips = [clip for clip in clips if len(clip) >= n_segments]
+    return [form_inputs(form, clip, n_segments, clip_stride) for clip in clips]
+
+
 def form_sidecar(model: TemporalSegmentNetwork, spec: FormSpec, form: str, labels: Sequence[str], preprocess,
                  **fields) -> dict:
     """The sidecar fields every artifact of this form shares (the converters add theirs)."""

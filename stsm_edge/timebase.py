@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
 from stsm_edge.errors import InputError
 
 log = logging.getLogger(__name__)
+Item = TypeVar("Item")
 
 # What the runner assumes for a model that records no time step (a foreign checkpoint): the default
 # model's step. `--step-ms` sets the right one.
@@ -118,7 +119,10 @@ class StepPacer:
         if self.step_ns is None:
             return True
         now = int(round(timestamp * 1e9))
-        if self._due is None or now < self._last:
+        # Back from the last frame, not the last step: a new source's clock can restart between two steps.
+        went_back = self._last is not None and now < self._last
+        self._last = now
+        if self._due is None or went_back:
             self._due = now + self.step_ns
         elif now >= self._due - self.step_ns // EARLY_TOLERANCE_DIVISOR:
             self._due += self.step_ns
@@ -126,5 +130,13 @@ class StepPacer:
                 self._due = now + self.step_ns
         else:
             return False
-        self._last = now
         return True
+
+
+def paced(stamped: Iterable[tuple[Item, float]], step_seconds: float | None) -> Iterator[Item]:
+    """The items of (item, timestamp in seconds) pairs that a `StepPacer` takes as model steps: a recorded clip fed
+    as a live runner would feed it."""
+    pacer = StepPacer(step_seconds)
+    for item, stamp in stamped:
+        if pacer.is_step(stamp):
+            yield item

@@ -68,26 +68,28 @@ def small_artifact(small_model, small_frames, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def default_motion(tmp_path_factory):
-    """(default model bundle, motion clips root, {"train": frames, "val": frames}). Seed 0's clips are the default
-    model's own splits (clip i depends only on seed, split and i), so its test clips are ones no training step saw.
-    Every second frame: the rate the model was trained at (T = 8 segments of 16-frame clips). The frames show every
-    class moving, unlike a real video's mostly still ones."""
+    """(default model bundle, motion clips root, {"train": clips, "val": clips}), each clip a list of preprocessed
+    frames. Seed 0's clips are the default model's own splits (clip i depends only on seed, split and i), so its
+    test clips are ones no training step saw. Paced at the model's 1/6 s step, as export paces them: every second
+    frame of a 12 fps clip, 8 per clip (T = 8). The 27 val clips are what `export` verifies the default model on
+    (converters/plan.py), 27 independent windows; they show every class moving, unlike a real video's mostly still
+    frames."""
     from stsm_edge.data.motion import make_motion_data
-    from stsm_edge.data.sources import iter_frames
+    from stsm_edge.data.sources import paced_clips
     from stsm_edge.defaults import default_model
-    from stsm_edge.preprocess import preprocess
 
     bundle = default_model()
     root = make_motion_data(tmp_path_factory.mktemp("motion") / "m", seed=0, clips_per_class=12)
-    frames = {split: [preprocess(f, bundle.preprocess) for f in iter_frames(root / f"{split}.txt", 216, stride=2)]
+    frames = {split: paced_clips(root / f"{split}.txt", bundle.preprocess, bundle.time_step.seconds, 216)
               for split in ("train", "val")}
     return bundle, root, frames
 
 
 @pytest.fixture(scope="session")
 def default_int8(default_motion, tmp_path_factory):
-    """default_int8(target, state="explicit") -> ExportResult of the default model's int8 stream, calibrated on train
-    clips and verified (the int8 bar of converters/base.py) on all 27 val clips; exported on first use."""
+    """default_int8(target, state="explicit") -> ExportResult of the default model's int8 stream, calibrated on 27 train
+    clips and verified (the int8 bar and the controls of converters/base.py) on all 27 val clips; exported on first
+    use."""
     from stsm_edge.converters import export_artifact
 
     bundle, _, frames = default_motion
@@ -98,7 +100,8 @@ def default_int8(default_motion, tmp_path_factory):
             made[target, state] = export_artifact(bundle.model, target, "stream", "int8",
                                                   tmp_path_factory.mktemp(f"default_int8_{target}_{state}"),
                                                   frames["train"], frames["val"], bundle.labels, bundle.preprocess,
-                                                  options=None if state == "explicit" else {"state": state})
+                                                  options=None if state == "explicit" else {"state": state},
+                                                  verified_on="motion benchmark val clips, seed 0")
         return made[target, state]
 
     return get

@@ -344,13 +344,15 @@ def test_executorch_internal_state_persists_between_calls_until_reset(internal):
 def test_executorch_program_that_never_writes_its_states_back_fails_the_clip_comparison(model, frames, tmp_path,
                                                                                          monkeypatch):
     """Why stream == clip is checked against the clip model: verification compares with the eager form, which
-    here forgets in the same way, so it passes; the clip model does not forget."""
+    here forgets in the same way, so the artifact meets its bar; only the controls (no temporal state) meeting it
+    too show that nothing is remembered, which makes the verification inconclusive. The clip model does not forget."""
     import stsm_edge.forms
 
     monkeypatch.setattr(stsm_edge.forms, "InternalStateModel", ForgetfulInternalStateModel)
     result = export_artifact(model, "executorch", "stream", "fp32", tmp_path, [], frames["held_out"][: 2 * T], LABELS,
                              SPEC, options={"state": "internal"})
-    assert result.parity["passed"]
+    assert result.parity["verdict"] == "inconclusive" and not result.parity["passed"], result.parity
+    assert result.parity["controls"]["reset_every_step"]["clears_bar"]
     clip = clips_of(frames["held_out"])[0]
     with torch.no_grad():
         expected = model(torch.from_numpy(clip), return_frame_logits=True)[0].numpy()
@@ -482,3 +484,54 @@ def test_coreml_runtime_refuses_off_macos_in_one_line(exported):
     with pytest.raises(TargetUnavailable, match="CoreML prediction needs macOS") as info:
         open_runtime(result.path, result.sidecar)
     assert "\n" not in str(info.value)
+
+
+class RecordingMLModel:
+    """A stand-in for coremltools' MLModel that records the calls the adapter makes. CoreML predicts only on macOS,
+    so this checks the calls, not a prediction: that is all these tests show."""
+
+    calls: list = []
+
+    def __init__(self, path, compute_units=None):
+        self.names = ["frame", "logits"]
+
+    def get_spec(self):
+        from types import SimpleNamespace
+
+        field = SimpleNamespace
+        return field(description=field(input=[field(name="frame")], output=[field(name="logits")]))
+
+    def make_state(self):
+        state = object()
+        self.calls.append(("make_state", state))
+        return state
+
+    def predict(self, feed, state=None):
+        self.calls.append(("predict", state))
+        return {"logits": np.zeros((1, 3), np.float32)}
+
+
+@pytest.mark.parametrize("state", ["internal", "explicit"])
+def test_coreml_runtime_passes_the_state_of_a_stateful_stream_and_resets_it(state, monkeypatch):
+    from stsm_edge.runtimes.coreml import CoreMLRuntime
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(ct.models, "MLModel", RecordingMLModel)
+    monkeypatch.setattr(RecordingMLModel, "calls", [])
+    tensor = {"shape": [1, 3, 8, 8], "dtype": "float32"}
+    sidecar = {"form": "stream", "state": state, "inputs": [{"name": "frame", **tensor}],
+               "outputs": [{"name": "logits", "shape": [1, 3], "dtype": "float32"}]}
+    runtime = CoreMLRuntime("m.mlpackage", sidecar)
+    frame = np.zeros((1, 3, 8, 8), np.float32)
+    runtime.run([frame])
+    runtime.run([frame])
+    runtime.reset()
+    runtime.run([frame])
+    calls = RecordingMLModel.calls
+    if state == "explicit":
+        assert calls == [("predict", None)] * 3
+        return
+    first, second = calls[0][1], calls[3][1]
+    assert calls == [("make_state", first), ("predict", first), ("predict", first), ("make_state", second),
+                     ("predict", second)]
+    assert first is not second

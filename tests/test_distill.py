@@ -127,7 +127,11 @@ def test_an_mmaction2_checkpoint_becomes_a_streaming_int8_model(motion, tmp_path
     assert student.labels == kinetics_labels() and student.preprocess == MMACTION2_PREPROCESS
     result = cli("export", "--checkpoint", tmp_path / "s" / "last.pt", "--target", "onnx", "--form", "stream",
                  "--precision", "int8", "--size", 112, "--calib-frames", 16, "--verify-frames", 24,
-                 "--step-ms", 250, "--out", tmp_path / "phone", "--quiet")
+                 "--step-ms", 250, "--out", tmp_path / "phone", "--quiet", "--weak-verify")
     assert result.returncode == 0, result.stdout + result.stderr
     sidecar = json.loads(next((tmp_path / "phone").glob("*.json")).read_text())
     assert sidecar["labels"] == kinetics_labels() and sidecar["form"] == "stream"
+    # cup.mp4 (the default verification for a foreign model) is mostly still, and a student trained for two steps
+    # may not use time: what --weak-verify accepted, the sidecar says.
+    parity = sidecar["parity"]
+    assert parity["weak_verify"] and parity["verdict"] in ("pass", "inconclusive"), parity

@@ -15,7 +15,7 @@ from stsm_edge.converters import TARGETS, export_artifact, get_converter
 from stsm_edge.data.sources import iter_frames
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
 from stsm_edge.fileio import atomic_output
-from stsm_edge.forms import build_form, form_inputs
+from stsm_edge.forms import build_form, clip_feeds, form_inputs
 from stsm_edge.sidecar import read_sidecar, sidecar_path, validate_sidecar
 
 
@@ -157,10 +157,10 @@ def test_sidecar_validation_names_the_problem(model, frames, tmp_path):
 # ---- the int8 bar: a correct artifact passes it, a damaged one fails it -----------------------------
 
 def with_reference(default_motion, result, state: str = "explicit"):
-    """(result, eager form, verification feed): what verify_artifact compares a (damaged) copy of `result` with."""
+    """(result, eager form, verification feeds): what verify_artifact compares a (damaged) copy of `result` with."""
     bundle, _, frames = default_motion
     form = build_form(bundle.model, "stream", *bundle.preprocess.size, state)
-    return result, form.module, form_inputs(form, frames["val"], bundle.model.n_segments)
+    return result, form.module, clip_feeds(form, frames["val"], bundle.model.n_segments)
 
 
 @pytest.fixture(scope="module")
@@ -202,11 +202,105 @@ def _double_weight_scales(model) -> None:
 def test_a_correct_int8_stream_passes_the_bar(default_int8_stream):
     result, _, _ = default_int8_stream
     parity = result.parity
-    assert parity["passed"], parity
-    # The bar is on the mean of each T consecutive frames' logits, as a runner shows them.
+    assert parity["passed"] and parity["verdict"] == "pass", parity
+    # The bar is on the mean of T frames' logits, as a runner shows them, over windows that share no frame.
     window = result.sidecar["model"]["n_segments"]
-    assert parity["vs_fp32"]["samples"] == parity["per_frame"]["samples"] - (window - 1)
+    assert parity["vs_fp32"]["samples"] == parity["per_frame"]["samples"] // window == 27
+    assert parity["verified_on"] == {"source": "motion benchmark val clips, seed 0", "clips": 27, "frames": 216,
+                                     "independent_windows": 27}
+    # Neither control remembers a frame, and on clips with motion neither comes near the bar.
+    assert set(parity["controls"]) == {"reset_every_step", "own_frame_states"}
+    assert all(c["vs_fp32"]["top1_agreement"] < 0.5 for c in parity["controls"].values()), parity["controls"]
     assert read_sidecar(result.path)["parity"] == parity
+
+
+def _memoryless(model) -> None:
+    """Each state input replaced by its new state: the stream reads the current frame's own channels where the
+    previous frame's belong (a state written back before it is read), so it sees no time."""
+    graph = model.graph
+    inputs = [i.name for i in graph.input][1:]
+    for name in inputs:
+        for node in graph.node:
+            node.input[:] = ["new_" + name if x == name else x for x in node.input]
+    # Keep the inputs (a runner still feeds them), and restore the topological order that ONNX requires.
+    produced, ordered, waiting = {i.name for i in graph.input} | {i.name for i in graph.initializer}, [], \
+        list(graph.node)
+    while waiting:
+        ready = [n for n in waiting if all(x in produced or not x for x in n.input)]
+        assert ready, "the rewired graph has a cycle"
+        for node in ready:
+            ordered.append(node)
+            produced.update(node.output)
+            waiting.remove(node)
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+@pytest.fixture(scope="module")
+def default_verification(default_motion):
+    """What `export` verifies the default model on when the user names nothing: the feeds of each clip."""
+    from stsm_edge.converters.plan import ExportPlan, export_frames
+
+    bundle, _, _ = default_motion
+    frames = export_frames(bundle, ExportPlan(target="onnx", form="stream", precision="int8"), bundle.preprocess,
+                           bundle.time_step.seconds)
+    form = build_form(bundle.model, "stream", *bundle.preprocess.size)
+    return frames, form.module, clip_feeds(form, frames.verification, bundle.model.n_segments)
+
+
+def test_default_verification_is_paced_motion_clips_with_a_window_each(default_verification, default_motion):
+    frames, _, feeds = default_verification
+    _, _, fixture = default_motion
+    assert frames.verified_on == "motion benchmark val clips, seed 0, paced at 166.7 ms"
+    assert [len(clip) for clip in frames.verification] == [8] * 27  # 16 frames at 12 fps, paced at 1/6 s
+    assert all(np.array_equal(a, b) for clip, same in zip(frames.verification, fixture["val"])
+               for a, b in zip(clip, same))
+
+
+@pytest.mark.parametrize("damage", [_memoryless, _zero_states], ids=["memory-less", "states zeroed"])
+def test_a_stream_without_memory_fails_the_default_verification(default_int8_stream, default_verification, damage,
+                                                                 tmp_path):
+    """On `export`'s default frames for the default model. (cup.mp4 at its own frame rate, the default before, passed
+    a memory-less stream at 95.6% of its overlapping windows.)"""
+    import onnx
+    from stsm_edge.converters.base import verify_artifact
+
+    result, _, _ = default_int8_stream
+    _, reference, feeds = default_verification
+    model = onnx.load(str(result.path))
+    damage(model)
+    damaged = tmp_path / result.path.name
+    onnx.save(model, str(damaged))
+    parity = verify_artifact(damaged, result.sidecar, reference, feeds)
+    assert parity["verdict"] == "fail" and not parity["passed"], parity
+    assert parity["vs_fp32"]["top1_agreement"] < 0.5, parity["vs_fp32"]
+
+
+def test_frames_without_motion_make_the_verification_inconclusive(default_int8_stream, default_motion, tmp_path):
+    """A still scene (one real frame, held for 3 windows): a control clears the bar too, so the verification
+    says it cannot see the temporal state and fails, unless weak verification is asked for, which it records."""
+    from stsm_edge.converters.base import verify_artifact
+
+    from stsm_edge.data.sources import paced_clips
+    from stsm_edge.sidecar import validate_sidecar
+
+    result, reference, _ = default_int8_stream
+    bundle, root, _ = default_motion
+    still = tmp_path / "still"
+    still.mkdir()
+    frame = next(iter_frames(root / "val.txt", 1))
+    for i in range(24):
+        cv2.imwrite(str(still / f"{i:03d}.png"), frame)
+    form = build_form(bundle.model, "stream", *bundle.preprocess.size)
+    feeds = clip_feeds(form, paced_clips(still, bundle.preprocess, bundle.time_step.seconds), bundle.model.n_segments)
+    strict = verify_artifact(result.path, result.sidecar, reference, feeds, verified_on="a still scene")
+    assert strict["verdict"] == "inconclusive" and not strict["passed"], strict
+    assert "verify on clips with motion" in strict["inconclusive_because"]
+    assert any(c["clears_bar"] for c in strict["controls"].values()), strict["controls"]
+    weak = verify_artifact(result.path, result.sidecar, reference, feeds, verified_on="a still scene",
+                           weak_verify=True)
+    assert weak["verdict"] == "inconclusive" and weak["passed"] and weak["weak_verify"]
+    validate_sidecar({**result.sidecar, "schema": "stsm-edge/artifact", "version": 1, "parity": weak})
 
 
 @pytest.mark.parametrize("damage", [_zero_states, _double_weight_scales], ids=["states zeroed", "scales x2"])

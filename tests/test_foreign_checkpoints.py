@@ -11,7 +11,7 @@ import pytest
 import torch
 from fixtures.tsm_online_mobilenet_v2 import InvertedResidualWithShift
 from fixtures.tsm_online_mobilenet_v2 import MobileNetV2 as TsmOnlineMobileNetV2
-from stsm_edge.converters.base import fp32_parity
+from stsm_edge.converters.base import compare_logits, meets_bar
 from test_weights_mmaction2 import mmaction2_resnet_name, save_mmaction2_checkpoint
 
 from stsm_edge.checkpoints import LoadOptions, ModelBundle, WeightsError, load_model, load_weights, save_checkpoint
@@ -235,17 +235,21 @@ def test_bidirectional_stream_export_is_one_line(tsm_online, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def fp32_parity(reference, candidate) -> bool:
+    return meets_bar("fp32", {"vs_fp32": compare_logits(reference, candidate)})
+
+
 def test_fp32_bar_scales_with_the_logits():
     rng = np.random.default_rng(0)
     reference = [20 * rng.standard_normal(27).astype(np.float32) for _ in range(50)]
     reference[0][0] = 19.8
     noise = [1.1e-3 * np.sign(rng.standard_normal(27)).astype(np.float32) for _ in range(50)]
-    assert fp32_parity(reference, [r + n for r, n in zip(reference, noise)])[0]  # TSM online's correct ONNX stream
+    assert fp32_parity(reference, [r + n for r, n in zip(reference, noise)])  # TSM online's correct ONNX stream
     wrong = [r.copy() for r in reference]
     wrong[7] = wrong[7] * 1.01  # one frame's logits off by 1%, top-1 unchanged
-    assert not fp32_parity(reference, wrong)[0]
+    assert not fp32_parity(reference, wrong)
     small = [r / 100 for r in reference]  # logits below 1: the bar stays 1e-4 absolute
-    assert not fp32_parity(small, [s + 2e-4 for s in small])[0]
+    assert not fp32_parity(small, [s + 2e-4 for s in small])
 
 
 def test_own_checkpoint_label_count_is_checked_against_its_head(tmp_path):

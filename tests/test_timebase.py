@@ -53,6 +53,12 @@ def test_pacer_restarts_after_a_gap_and_when_time_goes_back():
     assert not pacer.is_step(0.55)
 
 
+def test_pacer_restarts_when_time_goes_back_from_the_last_frame_not_only_the_last_step():
+    pacer = StepPacer(SIXTH)
+    assert [pacer.is_step(t) for t in (0.0, 0.1, 0.05)] == [True, False, True]  # 0.05: back from 0.1, not from 0.0
+    assert not pacer.is_step(0.1) and pacer.is_step(0.22)  # the schedule restarted at 0.05
+
+
 def test_slower_input_than_the_step_takes_every_frame():
     assert all(steps_at(4, 3.0, SIXTH))
 

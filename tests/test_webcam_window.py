@@ -244,3 +244,53 @@ def test_webcam_without_a_display_says_so_before_opening_anything(monkeypatch):
     with pytest.raises(InputError) as error:
         run_webcam(runner=None, source=str(asset_path("box.mp4")))
     assert str(error.value) == "cannot open a window (no $DISPLAY): run with --headless --record out.mp4"
+
+
+# ---- the camera reader and the recording's timing -------------------------------------------------------------
+
+class BlockedCapture:
+    """A stand-in for a camera whose read blocks (it stopped delivering) until the test lets it return; it records
+    the order of reads and the release. No camera exists here to block for real."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls: list[str] = []
+        self.reading, self.unblock = threading.Event(), threading.Event()
+
+    def read(self):
+        self.calls.append("read")
+        self.reading.set()
+        self.unblock.wait(30)
+        self.calls.append("read returned")
+        return False, None
+
+    def release(self) -> None:
+        self.calls.append("release")
+
+
+def test_closing_the_camera_reader_never_releases_under_a_blocked_read():
+    from stsm_edge.app.webcam import LatestFrameReader
+
+    capture = BlockedCapture()
+    reader = LatestFrameReader(capture)
+    assert capture.reading.wait(10)
+    assert reader.close(timeout=0.2) is False  # still blocked: close says so and leaves the capture alone
+    assert capture.calls == ["read"]
+    capture.unblock.set()
+    assert reader.close(timeout=10) is True
+    assert capture.calls == ["read", "read returned", "release"]
+
+
+@pytest.mark.parametrize("rate, written", [(15, 19), (30, 10), (90, 4)])
+def test_a_recording_holds_or_leaves_out_frames_to_play_at_the_rate_they_came(rate, written):
+    """Ten frames stamped at `rate` into a 30 fps recording: at 15 fps each is held for two output frames, at 90 fps
+    two of three are left out; either way the video lasts as long as the frames took (0.6 s, 0.3 s, 0.1 s)."""
+    from stsm_edge.app.webcam import TimedWriter
+
+    out = []
+    writer = TimedWriter(out.append, 30.0)
+    for i in range(10):
+        writer(i, 100.0 + i / rate)
+    assert len(out) == written
+    assert out[0] == 0 and out[-1] == (9 if rate <= 30 else 8)

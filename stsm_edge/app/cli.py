@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,11 +329,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Export and the demo run converters, quantizers and runtimes that print hundreds of lines: to a log.
     tools = ToolsToLog(Path(args.out) / "stsm-edge.log") if args.command in ("export", "demo") \
         and not args.verbose else contextlib.nullcontext()
+    return run_guarded(tools, lambda: args.func(args), args.verbose)
+
+
+def run_guarded(tools, command, verbose: bool = False) -> int:
+    """`command()` inside `tools` (a ToolsToLog or a null context), its errors as one line on the terminal's stderr
+    and an exit status: 2 for a refused or failed command, 130 for an interrupt, 141 when the terminal's stdout pipe
+    was closed (`| head`), as a shell counts SIGPIPE."""
     try:
         with tools:
-            return args.func(args) or 0
+            return command() or 0
     except StsmEdgeError as exc:
-        if args.verbose:
+        if verbose:
             raise
         kept = getattr(tools, "kept", None)
         print(f"stsm-edge: error: {exc}" + (f" (the tools' output: {kept})" if kept else ""), file=sys.stderr)
@@ -340,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stsm-edge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Nothing more can reach stdout; point it at /dev/null so the interpreter's last flush does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("stsm-edge: stopped: the output pipe was closed", file=sys.stderr)
+        return 141
 
 if __name__ == "__main__":
     sys.exit(main())

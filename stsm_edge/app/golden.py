@@ -198,6 +198,8 @@ def pacing_sequences() -> dict[str, list[int]]:
     resumed = _camera_stamps(30, 30, stalled[-1] + 450_000_000)  # a 0.45 s stall: longer than any step here
     before = _camera_stamps(30, 32)
     after = _camera_stamps(30, 30, before[-1] - 2_000_000_000)  # a new source whose clock is 2 s behind
+    # A new source whose clock starts 20 ms before the last frame but after the last step (frame 30 of 32 at 1/6 s).
+    slightly_after = _camera_stamps(30, 30, before[-1] - 20_000_000)
     return {
         "30fps_jitter": [t + int(j) for t, j in zip(_camera_stamps(30, 90), jitter)],
         "25fps": _camera_stamps(25, 75),
@@ -205,6 +207,7 @@ def pacing_sequences() -> dict[str, list[int]]:
         "12fps": _camera_stamps(12, 36),
         "30fps_gap": stalled + resumed,
         "30fps_backwards": before + after,
+        "30fps_back_between_steps": before + slightly_after,
     }
 
 

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -46,15 +46,23 @@ class LatestFrameReader:
         self._thread.start()
 
     def _read(self) -> None:
-        while self._running:
-            ok, frame = self._capture.read()
-            captured = time.monotonic()
+        try:
+            while self._running:
+                ok, frame = self._capture.read()
+                captured = time.monotonic()
+                with self._fresh:
+                    if not ok:
+                        self._running = False
+                    elif self._frame is not None:
+                        self.dropped += 1
+                    self._frame = (frame, captured) if ok else None
+                    self._fresh.notify()
+        finally:
+            # Released here, after the last read returned: releasing from `close` while a read is blocked (a camera
+            # that stopped delivering) frees what that read is using.
+            self._capture.release()
             with self._fresh:
-                if not ok:
-                    self._running = False
-                elif self._frame is not None:
-                    self.dropped += 1
-                self._frame = (frame, captured) if ok else None
+                self._running = False
                 self._fresh.notify()
 
     def frames(self) -> Iterator[tuple[np.ndarray, float]]:
@@ -67,10 +75,32 @@ class LatestFrameReader:
                 return
             yield frame
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> bool:
+        """Stop reading and wait for the reading thread, which releases the capture once its read returns; True when
+        it has. A read blocked past `timeout` keeps the capture until it returns (the thread is a daemon: it does not
+        hold the process)."""
         self._running = False
-        self._thread.join(timeout=2.0)
-        self._capture.release()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+class TimedWriter:
+    """Writes frames to a video of fixed `fps` at the times they came: each frame fills the output slots up to its
+    timestamp, so a camera that delivers fewer frames than its nominal rate (or a reader that dropped stale ones)
+    records a video that plays at the real speed, its frames held, and a faster one has frames left out."""
+
+    def __init__(self, write: Callable[[np.ndarray], None], fps: float) -> None:
+        self._write, self.fps = write, fps
+        self._start: float | None = None
+        self.written = 0
+
+    def __call__(self, frame: np.ndarray, stamp: float) -> None:
+        if self._start is None:
+            self._start = stamp
+        due = int(round((stamp - self._start) * self.fps)) + 1  # output frames up to and including this one's time
+        while self.written < due:
+            self._write(frame)
+            self.written += 1
 
 
 def open_camera(index: int) -> cv2.VideoCapture:
@@ -189,7 +219,7 @@ def run_webcam(runner: FrameBufferRunner, camera: int | None = None, source: str
         realtime = window is not None and reader is None  # a file in the window plays at its own speed
         if record is not None:
             with annotated_video(record, fps) as sink:
-                shown = _loop(runner, frames, window, sink.write, max_frames, realtime)
+                shown = _loop(runner, frames, window, TimedWriter(sink.write, sink.fps), max_frames, realtime)
         else:
             shown = _loop(runner, frames, window, None, max_frames, realtime)
     finally:
@@ -213,7 +243,7 @@ def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]],
         fps, last_tick = (0.9 * fps + 0.1 * instant) if fps else instant, now
         annotated = draw_prediction(frame, prediction, fps)
         if write is not None:
-            write(annotated)
+            write(annotated, stamp)
         shown += 1
         if window is not None:
             window.show(annotated)

@@ -3,6 +3,10 @@
 Prediction needs Apple's CoreML framework, so this adapter only runs on macOS; elsewhere opening an
 artifact raises TargetUnavailable in one line (the converter checks such artifacts structurally).
 Every CoreML export keeps float32 inputs and outputs, so no I/O quantization is applied here.
+
+A stream that keeps its states inside (sidecar `state` "internal", an iOS 18 stateful model) is run with a
+state object from `MLModel.make_state()`, passed to every `predict`; `reset` makes a fresh one (zeros), the
+start of a new stream, as an app does with `MLModel.makeState()`.
 """
 
 from __future__ import annotations
@@ -39,8 +43,13 @@ class CoreMLRuntime(Runtime):
         missing = [n for n in self.input_names + self.output_names if n not in have]
         if missing:
             raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
+        self._state = self._model.make_state() if self.keeps_state_inside else None
+
+    def reset(self) -> None:
+        if self.keeps_state_inside:
+            self._state = self._model.make_state()
 
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {name: np.asarray(array, dtype=np.float32) for name, array in zip(self.input_names, inputs)}
-        outputs = self._model.predict(feed)
+        outputs = self._model.predict(feed) if self._state is None else self._model.predict(feed, state=self._state)
         return [np.asarray(outputs[name], dtype=np.float32) for name in self.output_names]

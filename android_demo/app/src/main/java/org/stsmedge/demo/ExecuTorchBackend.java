@@ -40,18 +40,30 @@ public final class ExecuTorchBackend implements Backend {
     this.module = load();
   }
 
+  /** A freshly loaded program; sets {@code fresh} only once it has loaded, so a failed load changes nothing. */
   private Module load() {
     Module loaded = Module.load(ptePath, Module.LOAD_MODE_MMAP, threads);
-    loaded.loadMethod("forward"); // load now, not on the first camera frame
+    try {
+      loaded.loadMethod("forward"); // load now, not on the first camera frame
+    } catch (RuntimeException e) {
+      loaded.destroy();
+      throw e;
+    }
     fresh = true;
     return loaded;
   }
 
+  /**
+   * Loads the program again before destroying the old one: if loading throws (out of memory, a file gone),
+   * the backend keeps its working module, mid-stream as before, and a later reset can try again. Destroying
+   * first would leave it holding a destroyed module that the next forward or close would use.
+   */
   @Override
   public void reset() {
     if (statesInside && !fresh) {
+      Module reloaded = load();
       module.destroy();
-      module = load();
+      module = reloaded;
     }
   }
 

@@ -80,7 +80,10 @@ public final class StepPacer {
       return true;
     }
     long now = timestampNanos;
-    if (!started || now < last) { // the first frame, or a new source: a step, and the schedule starts here
+    // Back from the last frame, not the last step: a new source's clock can restart between two steps.
+    boolean wentBack = started && now < last;
+    last = now;
+    if (!started || wentBack) { // the first frame, or a new source: a step, and the schedule starts here
       due = now + stepNanos;
       started = true;
     } else if (now >= due - stepNanos / EARLY_TOLERANCE_DIVISOR) {
@@ -91,7 +94,6 @@ public final class StepPacer {
     } else {
       return false;
     }
-    last = now;
     return true;
   }
 }
