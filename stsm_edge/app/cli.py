@@ -17,9 +17,10 @@ from stsm_edge.data.motion import SPLITS, MotionSpec
 from stsm_edge.errors import StsmEdgeError
 from stsm_edge.fit.distill import DistillConfig
 from stsm_edge.fit.evaluate import EvalSettings
+from stsm_edge.fit.live import LiveSettings
 from stsm_edge.fit.train import TrainConfig
 from stsm_edge.options import add_options, config_from
-from stsm_edge.smoothing import SmoothingConfig
+from stsm_edge.smoothing import SmoothingFlags
 from stsm_edge.weights import ForeignFlags
 
 
@@ -60,7 +61,7 @@ def _runner(args):
     from stsm_edge.runner import FrameBufferRunner
     from stsm_edge.timebase import step_from_ms
 
-    return FrameBufferRunner.open(_which(args), args.threads, smoothing=config_from(SmoothingConfig, args), top_k=3,
+    return FrameBufferRunner.open(_which(args), args.threads, smoothing=config_from(SmoothingFlags, args), top_k=3,
                                   stride=args.stride, pacing=not args.no_pacing,
                                   step_seconds=None if args.step_ms is None else step_from_ms(args.step_ms).seconds)
 
@@ -114,6 +115,14 @@ def cmd_distill(args):
 def cmd_eval(args):
     from stsm_edge.fit.evaluate import evaluate_model, plot_confusion
 
+    if args.live:
+        from stsm_edge.fit.live import evaluate_live_model
+
+        settings = config_from(EvalSettings, args)
+        run = evaluate_live_model(_which(args), settings, config_from(LiveSettings, args),
+                                  config_from(SmoothingFlags, args), config_from(ForeignFlags, args).load_options())
+        say(run.report(Path(settings.data)))
+        return
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
     run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress)
     progress.close()
@@ -190,11 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
                 ("--predictions", dict(help="write per-frame predictions (.csv or .json)")),
                 ("--compare-window", dict(action="store_true", help="also run the clip form; print the cost ratio")),
                 ("--window-model", dict(help="clip artifact for --compare-window (default: the _clip_ sibling)")),
-                _models("model", "default"), SmoothingConfig)
+                _models("model", "default"), SmoothingFlags)
     p = command("webcam", cmd_webcam, "live recognition from a camera, a stream URL or a video file", *runner,
                 ("--headless", dict(action="store_true", help="no window; needs --record")),
                 ("--record", dict(help="write the annotated stream to an mp4")), _models("model", "default"),
-                SmoothingConfig)
+                SmoothingFlags)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, default=None, help="camera index (default 0)")
     source.add_argument("--source", help="video file or stream URL instead of a camera")
@@ -209,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
             resume, DistillConfig)
     command("eval", cmd_eval, "top-1/top-5 and a confusion matrix of a checkpoint or artifact on a clip list", quiet,
             ("--confusion", dict(help="write the confusion matrix PNG")), _models("default", "checkpoint", "model"),
-            EvalSettings)
+            EvalSettings, LiveSettings, SmoothingFlags)
     command("pack", cmd_pack, "store a checkpoint's weights in fp16 without optimizer state, for shipping",
             ("checkpoint", {}), ("--out", dict(required=True)),
             ("--command", dict(help="the command that made the checkpoint, recorded inside it")))

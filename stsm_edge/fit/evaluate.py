@@ -159,15 +159,20 @@ class EvalRun:
 class EvalSettings:
     data: str = option(help="annotation list (`path label` or `path num_frames label`)")
     limit: int | None = option(None, "only the first N clips")
+    live: bool = option(False, "evaluate what a person sees: the clips as continuous streams (back to back, and "
+                               "with 'no motion' pauses) through the runner with its smoothing; reaction time, "
+                               "streaming accuracy, false switches (see --live-fps)")
     play_fps: float | None = option(None, "evaluate as deployed: play each clip through the runner as a live stream "
                                           "at N fps (resampled by timestamp) and score the label shown at its end")
-    step_ms: float | None = option(None, "with --play-fps: pace at this time step (default: the model's)")
-    no_pacing: bool = option(False, "with --play-fps: one model step per frame (a control)")
+    step_ms: float | None = option(None, "with --play-fps or --live: pace at this time step (default: the model's)")
+    no_pacing: bool = option(False, "with --play-fps or --live: one model step per frame (a control)")
     threads: int | None = option(None, "runtime threads")
 
     def __post_init__(self) -> None:
         if self.play_fps is not None and self.play_fps <= 0:
             raise InputError(f"--play-fps must be > 0, got {self.play_fps:g}")
+        if self.live and self.play_fps is not None:
+            raise InputError("--live plays continuous streams at --live-fps; --play-fps is for clip by clip")
 
 
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None) -> EvalRun:
