@@ -109,18 +109,19 @@ class SmoothingFlags:
                 raise InputError(f"--{seconds.replace('_', '-')} and its step-count alias --"
                                  f"{'smooth-window' if steps == 'window' else steps.replace('_', '-')} both given")
         # Checked now, not when a model is open: a bad value is a one-line error before anything slow.
-        SmoothingSeconds(self.smooth_s or 0.0, self.min_hold_s or 0.0, self.vote_s or 0.0)
-        SmoothingConfig(self.window or 1, self.vote or 1, self.min_hold or 1, self.threshold or 0.0,
-                        self.margin or 0.0)
+        self.resolve(1.0)
 
     def resolve(self, step_seconds: float, recommended: SmoothingSeconds | None = None) -> SmoothingConfig:
         """The steps to smooth over at `step_seconds`: each flag given, else the recommended value."""
+        def given(value, default):
+            return default if value is None else value
+
         base = recommended or RECOMMENDED
-        seconds = SmoothingSeconds(*(base_value if value is None else value for value, base_value in (
-            (self.smooth_s, base.smooth_s), (self.min_hold_s, base.min_hold_s), (self.vote_s, base.vote_s),
-            (self.threshold, base.threshold), (self.margin, base.margin)))).steps(step_seconds)
-        return SmoothingConfig(self.window or seconds.window, self.vote or seconds.vote,
-                               self.min_hold or seconds.min_hold, seconds.threshold, seconds.margin)
+        seconds = SmoothingSeconds(given(self.smooth_s, base.smooth_s), given(self.min_hold_s, base.min_hold_s),
+                                   given(self.vote_s, base.vote_s), given(self.threshold, base.threshold),
+                                   given(self.margin, base.margin)).steps(step_seconds)
+        return SmoothingConfig(given(self.window, seconds.window), given(self.vote, seconds.vote),
+                               given(self.min_hold, seconds.min_hold), seconds.threshold, seconds.margin)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -108,6 +108,8 @@ def test_flags_default_to_the_recommended_smoothing_and_override_it_one_by_one()
     (dict(min_hold_s=0.5, min_hold=3), "--min-hold-s and its step-count alias --min-hold both given"),
     (dict(smooth_s=-1.0), "--smooth-s, --min-hold-s and --vote-s must be >= 0"),
     (dict(margin=2.0), "--margin must be in"),
+    (dict(window=0), "--smooth-window, --vote and --min-hold must be >= 1"),
+    (dict(threshold=1.0), "--threshold must be in"),
 ])
 def test_bad_flags_are_one_line_errors(flags, message):
     with pytest.raises(InputError, match=message):
