@@ -109,7 +109,8 @@ def text_mask(text: str, shape) -> np.ndarray:
 
 def check_overlay(shot: np.ndarray, raw: np.ndarray, labels: list[str]) -> str:
     """The overlay on a screenshot of one frame, against the raw frame: the label line (label, ms/step, FPS) in
-    white on the darkened panel, score bars in green, the seconds of history, and the video itself everywhere else. Returns the label."""
+    white on the darkened panel, score bars in green, the seconds of history, and the video itself everywhere
+    else. Returns the label."""
     assert shot.shape == raw.shape
     panel_w = BAR_WIDTH + 230
     line = shot[:LINE, :panel_w].astype(int)
