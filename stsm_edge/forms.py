@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from stsm_edge.errors import CalibrationError, InputError
 from stsm_edge.models.tsn import TemporalSegmentNetwork
+from stsm_edge.smoothing import RECOMMENDED, RECOMMENDED_SOURCE
 from stsm_edge.streaming import STATE_LOCATIONS, InternalStateModel, StateSpec, state_spec, to_streaming
 
 FORMS = ("clip", "stream")
@@ -127,7 +128,7 @@ def form_sidecar(model: TemporalSegmentNetwork, spec: FormSpec, form: str, label
                  **fields) -> dict:
     """The sidecar fields every artifact of this form shares (the converters add theirs)."""
     stream_fields = {"state": spec.state} if form == "stream" else {}
-    return {
+    return {"smoothing": {**RECOMMENDED.to_dict(), "source": RECOMMENDED_SOURCE},
         "form": form, "model": model.config.to_dict(), "labels": list(labels), "preprocess": preprocess.to_dict(),
         "inputs": copy.deepcopy(spec.inputs), "outputs": copy.deepcopy(spec.outputs),  # converters edit theirs
         "states": [s.to_dict() for s in spec.states], **stream_fields, **fields,

@@ -20,7 +20,7 @@ import numpy as np
 
 from stsm_edge.preprocess import preprocess
 from stsm_edge.runtimes.base import Runtime, open_model
-from stsm_edge.smoothing import Smoother, SmoothingConfig, softmax
+from stsm_edge.smoothing import RECOMMENDED, Smoother, SmoothingConfig, SmoothingFlags, SmoothingSeconds, softmax
 from stsm_edge.timebase import StepPacer, resolve_time_step
 
 NO_ACTION = "no action"
@@ -51,9 +51,11 @@ def _top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, floa
 
 class FrameBufferRunner:
     """`step(frame, timestamp)` per incoming frame. `step_seconds` overrides the model's recorded time step;
-    `pacing=False` makes every frame a model step (what a runner without a time base does)."""
+    `pacing=False` makes every frame a model step (what a runner without a time base does). `smoothing`: steps
+    (a SmoothingConfig, used as given), flags in seconds or steps (SmoothingFlags, each unset one from the model's
+    recommended smoothing), or None (the model's recommended smoothing)."""
 
-    def __init__(self, runtime: Runtime, smoothing: SmoothingConfig = SmoothingConfig(), top_k: int = 3,
+    def __init__(self, runtime: Runtime, smoothing: SmoothingConfig | SmoothingFlags | None = None, top_k: int = 3,
                  stride: int = 1, step_seconds: float | None = None, pacing: bool = True) -> None:
         self.runtime = runtime
         self.form = runtime.form
@@ -61,8 +63,10 @@ class FrameBufferRunner:
         self.preprocess_spec = runtime.preprocess_spec
         self.n_segments = runtime.n_segments
         self.top_k, self.stride = top_k, max(1, stride)
-        self.smoother = Smoother(smoothing)
         self.time_step = resolve_time_step(runtime.time_step, step_seconds)
+        if not isinstance(smoothing, SmoothingConfig):
+            smoothing = (smoothing or SmoothingFlags()).resolve(self.time_step.seconds, self.recommended_smoothing)
+        self.smoother = Smoother(smoothing)
         self.pacer = StepPacer(self.time_step.seconds if pacing else None)
         self.reset()
 
@@ -82,6 +86,17 @@ class FrameBufferRunner:
         self._last: Prediction | None = None
         self.smoother.reset()
         self.pacer.reset()
+
+    @property
+    def recommended_smoothing(self) -> SmoothingSeconds:
+        """The model's recommended smoothing (its sidecar's), or the toolkit's for a model that records none."""
+        return self.runtime.recommended_smoothing or RECOMMENDED
+
+    @property
+    def history_seconds(self) -> float:
+        """Seconds of model output the shown label averages: the smoother's window times the time step (at the
+        model's step: without pacing a step is a frame, and the seconds depend on the camera)."""
+        return self.smoother.config.window * self.time_step.seconds
 
     @property
     def pacing(self) -> bool:

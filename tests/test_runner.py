@@ -2,6 +2,7 @@
 streams whose states are carried or kept inside the program)."""
 
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -17,6 +18,8 @@ from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.runtimes.torch import TorchRuntime
+from stsm_edge.sidecar import read_sidecar, write_sidecar
+from stsm_edge.smoothing import RECOMMENDED, RECOMMENDED_SOURCE, SmoothingConfig, SmoothingFlags
 from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
 
@@ -207,3 +210,57 @@ def test_runner_takes_any_frame_size_for_an_in_memory_model():
     bundle = ModelBundle(model, ["a", "b", "c"], PreprocessSpec.for_size(64, 64), {})
     runner = FrameBufferRunner(TorchRuntime("mem.pt", bundle=bundle))
     assert runner.step(np.zeros((100, 120, 3), np.uint8)).ran_model
+
+
+# ---- smoothing in seconds ---------------------------------------------------------------------------
+
+def test_smoothing_in_seconds_keeps_the_same_seconds_at_any_model_step(checkpoint, frames):
+    """The same model paced at 1/6 s and at 1/12 s with --smooth-s 0.67: its label averages the last 4 and the
+    last 8 steps' logits (0.67 s both times), which a step count would not."""
+    for step, steps in ((1 / 6, 4), (1 / 12, 8)):
+        runner = FrameBufferRunner.open(checkpoint, smoothing=SmoothingFlags(smooth_s=0.67, min_hold_s=0.0),
+                                        top_k=len(LABELS), step_seconds=step)
+        assert runner.smoother.config.window == steps and runner.history_seconds == pytest.approx(0.67, abs=0.01)
+        history = []
+        for i, frame in enumerate(frames * 2):  # 2 s at 30 fps: 12 steps at 1/6 s, 24 at 1/12 s
+            shown = runner.step(frame, i / 30)
+            if not shown.model_step:
+                continue
+            history.append(np.log([dict(shown.raw_top)[label] for label in LABELS]))
+            expected = np.exp(np.mean(history[-steps:], axis=0))
+            expected /= expected.sum()
+            assert np.allclose([dict(shown.top)[label] for label in LABELS], expected, atol=1e-5), (step, i)
+        assert len(history) > 2 * steps
+
+
+def test_run_flags_in_seconds_and_their_step_aliases(checkpoint):
+    from stsm_edge.app.cli import _runner, build_parser
+
+    def window(*flags):
+        args = build_parser().parse_args(["run", "x.mp4", "--model", str(checkpoint), *flags])
+        return _runner(args).smoother.config
+
+    assert window("--smooth-s", "0.67").window == 4  # the checkpoint records 1/6 s
+    assert window("--smooth-s", "0.67", "--step-ms", "83.333").window == 8
+    assert window("--smooth-window", "12", "--step-ms", "83.333").window == 12  # steps stay steps
+    assert window("--min-hold-s", "0.5", "--step-ms", "83.333").min_hold == 6
+    assert window() == RECOMMENDED.steps(1 / 6)  # TorchRuntime's sidecar recommends RECOMMENDED
+
+
+def test_the_runner_takes_the_sidecars_recommended_smoothing_unless_a_flag_overrides_it(executorch_streams,
+                                                                                          tmp_path):
+    source = executorch_streams["explicit"]
+    exported = read_sidecar(source)
+    assert exported["smoothing"] == {**RECOMMENDED.to_dict(), "source": RECOMMENDED_SOURCE}
+    artifact = tmp_path / source.name
+    shutil.copy(source, artifact)
+    write_sidecar(artifact, {**exported, "time_step": {"seconds": 0.1},
+                             "smoothing": {"smooth_s": 1.0, "min_hold_s": 0.3, "margin": 0.2}})
+    assert FrameBufferRunner.open(artifact).smoother.config == SmoothingConfig(10, 1, 3, 0.0, 0.2)
+    assert FrameBufferRunner.open(artifact, smoothing=SmoothingFlags(smooth_s=0.5)).smoother.config.window == 5
+    assert FrameBufferRunner.open(artifact, smoothing=SmoothingFlags(margin=0.0)).smoother.config.margin == 0.0
+    # A sidecar from before the field: the toolkit's recommendation, at the artifact's step.
+    write_sidecar(artifact, {k: v for k, v in exported.items() if k not in ("smoothing", "schema", "version")})
+    assert FrameBufferRunner.open(artifact).smoother.config == RECOMMENDED.steps(1 / 6)
+    with pytest.raises(ArtifactError, match="smoothing.smooth_s"):
+        write_sidecar(artifact, {**exported, "smoothing": {"smooth_s": -1, "min_hold_s": 0}})

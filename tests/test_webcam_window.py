@@ -109,7 +109,8 @@ def text_mask(text: str, shape) -> np.ndarray:
 
 def check_overlay(shot: np.ndarray, raw: np.ndarray, labels: list[str]) -> str:
     """The overlay on a screenshot of one frame, against the raw frame: the label line (label, ms/step, FPS) in
-    white on the darkened panel, score bars in green, and the video itself everywhere else. Returns the label."""
+    white on the darkened panel, score bars in green, the seconds of history, and the video itself everywhere
+    else. Returns the label."""
     assert shot.shape == raw.shape
     panel_w = BAR_WIDTH + 230
     line = shot[:LINE, :panel_w].astype(int)
@@ -152,6 +153,14 @@ def check_overlay(shot: np.ndarray, raw: np.ndarray, labels: list[str]) -> str:
         match = cv2.matchTemplate(text_white, (template > 128).astype(np.float32), cv2.TM_CCORR_NORMED).max()
         assert match > 0.8, f"no score on top-k row {row} ({match:.2f})"
     assert widths[0] >= 3 and widths == sorted(widths, reverse=True), widths
+    # Under the scores, the seconds of model output the label averages: "label over the last N.NN s".
+    row = shot[4 * LINE: 5 * LINE + 2, :panel_w].astype(int)
+    row_white = ((row.min(axis=2) > 170) & (row.max(axis=2) - row.min(axis=2) < 40)).astype(np.float32)
+    (w, _), _ = cv2.getTextSize("over the last", FONT, 0.45, 1)
+    template = np.zeros((LINE, w + 4), np.uint8)
+    cv2.putText(template, "over the last", (2, LINE - 6), FONT, 0.45, 255, 1, cv2.LINE_AA)
+    match = cv2.matchTemplate(row_white, (template > 128).astype(np.float32), cv2.TM_CCORR_NORMED).max()
+    assert match > 0.8, f"the seconds of history are not under the scores ({match:.2f})"
     # Below the panel, the window shows the video frame itself, pixel for pixel.
     assert np.abs(shot[5 * LINE + 10:].astype(int) - raw[5 * LINE + 10:]).mean() < 1.0
     return shown

@@ -56,10 +56,10 @@ def cmd_export(args):
 
 def _runner(args):
     from stsm_edge.runner import FrameBufferRunner
-    from stsm_edge.smoothing import SmoothingConfig
+    from stsm_edge.smoothing import SmoothingFlags
     from stsm_edge.timebase import step_from_ms
 
-    return FrameBufferRunner.open(_which(args), args.threads, smoothing=config_from(SmoothingConfig, args), top_k=3,
+    return FrameBufferRunner.open(_which(args), args.threads, smoothing=config_from(SmoothingFlags, args), top_k=3,
                                   stride=args.stride, pacing=not args.no_pacing,
                                   step_seconds=None if args.step_ms is None else step_from_ms(args.step_ms).seconds)
 
@@ -120,6 +120,15 @@ def cmd_eval(args):
     from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.evaluate import EvalSettings, evaluate_model, plot_confusion
 
+    if args.live:
+        from stsm_edge.fit.live import LiveSettings, evaluate_live_model
+        from stsm_edge.smoothing import SmoothingFlags
+
+        settings = config_from(EvalSettings, args)
+        run = evaluate_live_model(_which(args), settings, config_from(LiveSettings, args),
+                                  config_from(SmoothingFlags, args), config_from(ForeignFlags, args).load_options())
+        say(run.report(Path(settings.data)))
+        return
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
     run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress,
                          config_from(DeviceConfig, args))
@@ -192,11 +201,11 @@ def _export_arguments(p) -> None:
 
 def _played(p) -> None:
     """What run and webcam share: the runner, the model and the smoothing."""
-    from stsm_edge.smoothing import SmoothingConfig
+    from stsm_edge.smoothing import SmoothingFlags
 
     add_options(p, RunnerSettings)
     _models(p, "model", "default")
-    add_options(p, SmoothingConfig)
+    add_options(p, SmoothingFlags)
 
 
 def _run_arguments(p) -> None:
@@ -252,11 +261,15 @@ def _distill_arguments(p) -> None:
 def _eval_arguments(p) -> None:
     from stsm_edge.fit.device import DeviceConfig
     from stsm_edge.fit.evaluate import EvalSettings
+    from stsm_edge.fit.live import LiveSettings
+    from stsm_edge.smoothing import SmoothingFlags
 
     add_flag(p, QUIET)
     p.add_argument("--confusion", help="write the confusion matrix PNG")
     _models(p, "default", "checkpoint", "model")
     add_options(p, EvalSettings)
+    add_options(p, LiveSettings)
+    add_options(p, SmoothingFlags)
     add_options(p, DeviceConfig)
 
 

@@ -8,7 +8,9 @@
   quantize/cases.json        a preprocessed tensor quantized to int8 with `runtimes.base.quantize`, and int8
                              values dequantized with `runtimes.base.dequantize`
   smoothing/cases.json       a 60-frame logit sequence (raw float32) + per SmoothingConfig the shown index
-                             (None -> -1), score and smoothed top-3 per frame, from `Smoother`
+                             (None -> -1), score and smoothed top-3 per frame, from `Smoother`; and per
+                             seconds-based setting (SmoothingSeconds) and time step, the steps it becomes and
+                             the shown index and score per frame
   pacing/cases.json          frame timestamps in integer ns (camera rates with jitter, a gap, a clock going
                              back) + per time step the frames `StepPacer` takes as model steps
   format/cases.json          label/score/timing strings as `overlay.draw_prediction` formats them
@@ -16,7 +18,9 @@
   metadata/*.json            sidecars of a stream int8 artifact: ExecuTorch's (float I/O, int8 inside) and
                              one with quantized int8 I/O (scale / zero point per input and output), both
                              recording the default model's time step; and `required_only.json`, the first cut
-                             down to the fields the sidecar's JSON Schema requires
+                             down to the fields the sidecar's JSON Schema requires; `step_12.json`, a model
+                             at 1/12 s recommending its own smoothing. index.json names, per sidecar, the
+                             smoothing steps the runner uses with no setting given (its recommended smoothing)
 
 Run: `python -m stsm_edge.app.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
 """
@@ -37,7 +41,7 @@ from stsm_edge.preprocess import PreprocessSpec, normalize, preprocess_yuv420, r
 from stsm_edge.runner import NO_ACTION, _top_k
 from stsm_edge.runtimes.base import dequantize, quantize
 from stsm_edge.sidecar import SCHEMA, VERSION, schema, validate_sidecar
-from stsm_edge.smoothing import Smoother, SmoothingConfig
+from stsm_edge.smoothing import RECOMMENDED, Smoother, SmoothingConfig, SmoothingFlags, SmoothingSeconds
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, EARLY_TOLERANCE_DIVISOR, StepPacer, TimeStep
 
 FORMAT_VERSION = 1
@@ -51,7 +55,18 @@ SMOOTHING_CONFIGS = (
     SmoothingConfig(window=6, vote=1, min_hold=5, threshold=0.0),
     SmoothingConfig(window=8, vote=5, min_hold=3, threshold=0.3),
     SmoothingConfig(window=2, vote=1, min_hold=2, threshold=0.5),
+    SmoothingConfig(window=4, vote=1, min_hold=1, margin=0.5),  # hysteresis by margin
+    SmoothingConfig(window=3, vote=2, min_hold=2, threshold=0.2, margin=0.2),
 )
+# Seconds-based settings and the time steps they are used at: the same seconds make twice the steps at 1/12 s.
+SECONDS_CASES = (
+    (RECOMMENDED, DEFAULT_STEP_SECONDS), (RECOMMENDED, 1 / 12),
+    (SmoothingSeconds(0.67, 0.33, 0.5), DEFAULT_STEP_SECONDS), (SmoothingSeconds(0.67, 0.33, 0.5), 1 / 12),
+    (SmoothingSeconds(0.25, 0.1, 0.0, threshold=0.3, margin=0.1), 0.1),
+    (SmoothingSeconds(0.0, 0.0), 1 / 30),  # 0 s: a single step
+)
+# The sidecar of a model at 1/12 s recommending its own smoothing.
+STEP_12_SMOOTHING = SmoothingSeconds(0.67, 0.33, 0.5, margin=0.25)
 # The default model's step, a faster one, and no pacing (None: every frame a step).
 PACING_STEPS = (DEFAULT_STEP_SECONDS, 0.1, None)
 # CameraX stamps frames in ns since boot: a day's worth, so the seconds Python paces on are large floats.
@@ -167,23 +182,29 @@ def logit_sequence(frames: int = LOGIT_FRAMES, classes: int = NUM_CLASSES, seed:
     return logits.astype(np.float32)
 
 
+def _smoothed(config: SmoothingConfig, logits: np.ndarray) -> dict:
+    """Shown index (None -> -1), score and smoothed top-3 per frame of `logits` through `Smoother(config)`."""
+    class_names = [str(i) for i in range(NUM_CLASSES)]
+    smoother = Smoother(config)
+    indices, scores, tops = [], [], []
+    for row in logits:
+        result = smoother.update(row)
+        indices.append(-1 if result.index is None else result.index)
+        scores.append(result.score)
+        tops.append([[int(label), score] for label, score in _top_k(result.probs, class_names, 3)])
+    return {"index": indices, "score": scores, "top3": tops}
+
+
 def write_smoothing(directory: Path) -> dict:
     out = directory / "smoothing"
     logits = logit_sequence()
-    class_names = [str(i) for i in range(NUM_CLASSES)]
-    configs = []
-    for config in SMOOTHING_CONFIGS:
-        smoother = Smoother(config)
-        indices, scores, tops = [], [], []
-        for row in logits:
-            result = smoother.update(row)
-            indices.append(-1 if result.index is None else result.index)
-            scores.append(result.score)
-            tops.append([[int(label), score] for label, score in _top_k(result.probs, class_names, 3)])
-        configs.append({"config": config.to_dict(), "index": indices, "score": scores, "top3": tops})
+    configs = [{"config": config.to_dict(), **_smoothed(config, logits)} for config in SMOOTHING_CONFIGS]
+    seconds = [{"seconds": setting.to_dict(), "step_seconds": step, "steps": setting.steps(step).to_dict(),
+                **_smoothed(setting.steps(step), logits)} for setting, step in SECONDS_CASES]
     _write_json(out / "cases.json", {"frames": LOGIT_FRAMES, "classes": NUM_CLASSES,
-                                     "logits": _write_raw(out / "logits.f32", logits, "f4"), "configs": configs})
-    return {"configs": len(configs)}
+                                     "logits": _write_raw(out / "logits.f32", logits, "f4"), "configs": configs,
+                                     "seconds": seconds})
+    return {"configs": len(configs), "seconds": len(seconds)}
 
 
 def _camera_stamps(fps: float, frames: int, start_ns: int = PACING_ORIGIN_NS) -> list[int]:
@@ -298,20 +319,31 @@ def required_only(data, node: dict, root: dict):
     return data
 
 
+def _metadata_entry(directory: Path, name: str, data: dict) -> dict:
+    """Write one golden sidecar; its summary: states, classes, and the smoothing steps a runner given no setting
+    uses (the sidecar's recommended smoothing at its time step, each defaulted as `FrameBufferRunner` does)."""
+    _write_json(directory / "metadata" / name, data)
+    recorded = TimeStep.from_dict(data.get("time_step"))
+    step = recorded.seconds if recorded else DEFAULT_STEP_SECONDS  # what the runner paces a model without one at
+    steps = SmoothingFlags().resolve(step, SmoothingSeconds.from_dict(data.get("smoothing")))
+    return {"states": len(data["states"]), "num_classes": data["model"]["num_classes"],
+            "smoothing_steps": steps.to_dict()}
+
+
 def write_metadata(directory: Path) -> dict:
     names = {}
     model, form = _small_stream_form()
     for quantized_io, name in ((False, "stream_int8_executorch.json"), (True, "stream_int8_quantized_io.json")):
-        data = _stream_sidecar(model, form, quantized_io)
-        _write_json(directory / "metadata" / name, data)
-        names[name] = {"states": len(data["states"]), "num_classes": data["model"]["num_classes"]}
+        names[name] = _metadata_entry(directory, name, _stream_sidecar(model, form, quantized_io))
     minimal = validate_sidecar(required_only(_stream_sidecar(model, form, False), schema(), schema()), "minimal")
-    _write_json(directory / "metadata" / "required_only.json", minimal)
-    names["required_only.json"] = {"states": len(minimal["states"]), "num_classes": minimal["model"]["num_classes"]}
+    names["required_only.json"] = _metadata_entry(directory, "required_only.json", minimal)
     # ExecuTorch's stream with the states kept inside the program (export --state internal): frame in, logits out.
-    internal = _stream_sidecar(*_small_stream_form("internal"), False)
-    _write_json(directory / "metadata" / "stream_int8_internal.json", internal)
-    names["stream_int8_internal.json"] = {"states": len(internal["states"]), "num_classes": internal["model"]["num_classes"]}
+    names["stream_int8_internal.json"] = _metadata_entry(directory, "stream_int8_internal.json",
+                                                         _stream_sidecar(*_small_stream_form("internal"), False))
+    step_12 = _stream_sidecar(model, form, False)
+    step_12["time_step"] = TimeStep(1 / 12, 0.0, "training (fixed-step sampling)").to_dict()
+    step_12["smoothing"] = {**STEP_12_SMOOTHING.to_dict(), "source": "golden"}
+    names["step_12.json"] = _metadata_entry(directory, "step_12.json", validate_sidecar(step_12, "step_12"))
     return names
 
 

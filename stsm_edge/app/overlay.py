@@ -17,10 +17,13 @@ BAR_WIDTH = 160
 LINE = 22
 
 
-def draw_prediction(frame: np.ndarray, prediction: Prediction, fps: float | None = None) -> np.ndarray:
-    """Top-k labels with score bars, ms per model step and FPS, on a dark panel in the top-left corner."""
+def draw_prediction(frame: np.ndarray, prediction: Prediction, fps: float | None = None,
+                    history_s: float | None = None) -> np.ndarray:
+    """Top-k labels with score bars, ms per model step and FPS, and the seconds of model output the label
+    averages (`history_s`: what the smoother keeps, `FrameBufferRunner.history_seconds`), on a dark panel in the
+    top-left corner."""
     out = frame.copy()
-    rows = max(1, len(prediction.top)) + 1
+    rows = max(1, len(prediction.top)) + 1 + (history_s is not None)
     panel_w = min(out.shape[1], BAR_WIDTH + 230)
     panel = out[: rows * LINE + 10, :panel_w]
     panel[:] = (panel * 0.35).astype(np.uint8)
@@ -32,6 +35,9 @@ def draw_prediction(frame: np.ndarray, prediction: Prediction, fps: float | None
         cv2.rectangle(out, (6, y), (6 + int(BAR_WIDTH * score), y + LINE - 8), (60, 180, 75), -1)
         cv2.putText(out, f"{score:4.0%} {label}"[:34], (BAR_WIDTH + 14, y + LINE - 10), cv2.FONT_HERSHEY_SIMPLEX,
                     0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    if history_s is not None:
+        cv2.putText(out, f"label over the last {history_s:.2f} s", (6, (rows - 1) * LINE + LINE - 6),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 

@@ -57,12 +57,20 @@ class RunReport:
         """What `stsm-edge run` prints: frames, pace, cost in real time and the label timeline."""
         lines = [f"{self.frames} frames ({self.seconds:.1f} s of video), {runner.form} form on {runner.runtime.format}",
                  f"model time step {runner.time_step.describe()}" if runner.pacing else
-                 "pacing off: one model step per frame",
+                 "pacing off: one model step per frame", smoothing_line(runner),
                  f"{self.model_steps} model steps = {self.steps_per_second:.1f} steps/s x {self.mean_model_ms:.2f} ms "
                  f"per step = {self.core_share:.1%} of one core", "label timeline:"]
         lines += [f"  frames {first.frame_index:5d}-{last.frame_index:<5d} {first.timestamp:6.2f}-"
                   f"{last.timestamp:<6.2f} s  {first.label}" for first, last in label_timeline(self.predictions)]
         return "\n".join(lines)
+
+
+def smoothing_line(runner: FrameBufferRunner) -> str:
+    """The smoothing in use, in steps and seconds."""
+    c, step = runner.smoother.config, runner.time_step.seconds
+    return (f"smoothing: the label averages the last {c.window} steps ({runner.history_seconds:.2f} s), held "
+            f"{c.min_hold} step(s) ({c.min_hold * step:.2f} s), vote {c.vote}, margin {c.margin:g}, threshold "
+            f"{c.threshold:g}")
 
 
 def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | None = None,
@@ -82,7 +90,7 @@ def recognize_video(runner: FrameBufferRunner, video: Path, annotated: Path | No
             with annotated_video(annotated, fps) as sink:
                 for frame, stamp in frames:
                     predictions.append(runner.step(frame, stamp))
-                    sink.write(draw_prediction(frame, predictions[-1]))
+                    sink.write(draw_prediction(frame, predictions[-1], history_s=runner.history_seconds))
                     bar.update()
     return RunReport(predictions)
 

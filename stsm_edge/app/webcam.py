@@ -241,7 +241,7 @@ def _loop(runner: FrameBufferRunner, frames: Iterator[tuple[np.ndarray, float]],
         now = time.perf_counter()
         instant = 1.0 / max(now - last_tick, 1e-6)
         fps, last_tick = (0.9 * fps + 0.1 * instant) if fps else instant, now
-        annotated = draw_prediction(frame, prediction, fps)
+        annotated = draw_prediction(frame, prediction, fps, runner.history_seconds)
         if write is not None:
             write(annotated, stamp)
         shown += 1

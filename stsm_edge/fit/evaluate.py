@@ -160,6 +160,9 @@ class EvalRun:
 class EvalSettings:
     data: str = option(help="annotation list (`path label` or `path num_frames label`)")
     limit: int | None = option(None, "only the first N clips")
+    live: bool = option(False, "evaluate what a person sees: the clips as continuous streams (back to back, and "
+                               "with 'no motion' pauses) through the runner with its smoothing; reaction time, "
+                               "streaming accuracy, false switches (see --live-fps)")
     play_fps: float | None = option(None, "evaluate as deployed: play each clip through the runner as a live stream "
                                           "at N fps (resampled by timestamp) and score the label shown at its end")
     step_ms: float | None = STEP_MS.field(None)  # with --play-fps
@@ -169,6 +172,8 @@ class EvalSettings:
     def __post_init__(self) -> None:
         if self.play_fps is not None and self.play_fps <= 0:
             raise InputError(f"--play-fps must be > 0, got {self.play_fps:g}")
+        if self.live and self.play_fps is not None:
+            raise InputError("--live plays continuous streams at --live-fps; --play-fps is for clip by clip")
 
 
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None,

@@ -73,6 +73,13 @@ class Runtime(ABC):
         return TimeStep.from_dict(self.sidecar.get("time_step"))
 
     @property
+    def recommended_smoothing(self):
+        """The smoothing the sidecar recommends (a SmoothingSeconds), or None when it records none."""
+        from stsm_edge.smoothing import SmoothingSeconds
+
+        return SmoothingSeconds.from_dict(self.sidecar.get("smoothing"))
+
+    @property
     def preprocess_spec(self):
         from stsm_edge.preprocess import PreprocessSpec  # lazily: adapters for non-torch runtimes stay light
 

@@ -207,7 +207,7 @@ public class MainActivity extends AppCompatActivity {
       }
       long start = SystemClock.elapsedRealtimeNanos();
       ExecuTorchBackend backend = new ExecuTorchBackend(model.pte.getAbsolutePath(), threads, m.statesInside);
-      session = new StreamingSession(m, backend, SmoothingConfig.defaults(), TOP_K, pacer(m));
+      session = new StreamingSession(m, backend, SmoothingConfig.forModel(m), TOP_K, pacer(m));
       fps.reset();
       stepRate.reset();
       status(String.format(Locale.US, "%s (%s, %s %s) from %s, %d states %s, %s, %s, loaded in %.0f ms", m.artifact,

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalDouble;
 
 /**
@@ -38,6 +39,8 @@ public final class Metadata {
   public final boolean statesInside;
   /** The model's time step (time between two training frames) in seconds; empty when the sidecar records none. */
   public final OptionalDouble timeStepSeconds;
+  /** The model's recommended smoothing in seconds; empty when the sidecar records none. */
+  public final Optional<SmoothingSeconds> smoothing;
   /** Everything the file holds (model config, provenance, parity...), as parsed. */
   public final Map<String, Object> raw;
 
@@ -84,6 +87,7 @@ public final class Metadata {
     outputs = tensors(data, "outputs", source);
     states = tensors(data, "states", source);
     timeStepSeconds = timeStep(data.get("time_step"), source);
+    smoothing = SmoothingSeconds.fromSidecar(data.get("smoothing"), source);
     statesInside = statesInside(data.get("state"), source);
     @SuppressWarnings("unchecked")
     Map<String, Object> model = (Map<String, Object>) data.get("model");

@@ -9,7 +9,7 @@ import java.util.Iterator;
  * <p>Average the last {@code window} logits (float64, summed in arrival order, divided by the count)
  * -> softmax -> top-1 -> majority over the last {@code vote} top-1s (ties: the most recent of the
  * tied) -> hysteresis (a new label replaces the shown one only once the shown one has been held
- * {@code min_hold} frames) -> below {@code threshold} the shown index is -1 ("no action").
+ * {@code min_hold} steps and its probability beats the shown one's by {@code margin}) -> below {@code threshold} the shown index is -1 ("no action").
  */
 public final class Smoother {
   /** One frame's result, as Python's {@code Smoothed}. */
@@ -80,7 +80,8 @@ public final class Smoother {
       top1.removeFirst();
     }
     int candidate = majority(top1);
-    if (shown < 0 || candidate == shown || held >= config.minHold) {
+    if (shown < 0 || candidate == shown
+        || (held >= config.minHold && probs[candidate] - probs[shown] >= config.margin)) {
       held = candidate == shown ? held + 1 : 1;
       shown = candidate;
     } else {

@@ -25,7 +25,45 @@ public class SmootherGoldenTest {
 
   static SmoothingConfig config(Map<String, Object> c) {
     return new SmoothingConfig(Golden.integer(c.get("window")), Golden.integer(c.get("vote")),
-        Golden.integer(c.get("min_hold")), Golden.number(c.get("threshold")));
+        Golden.integer(c.get("min_hold")), Golden.number(c.get("threshold")), Golden.number(c.get("margin")));
+  }
+
+  static SmoothingSeconds seconds(Map<String, Object> c) {
+    return new SmoothingSeconds(Golden.number(c.get("smooth_s")), Golden.number(c.get("min_hold_s")),
+        Golden.number(c.get("vote_s")), Golden.number(c.get("threshold")), Golden.number(c.get("margin")));
+  }
+
+  @Test
+  public void secondsSettingsBecomePythonsStepsAndLabels() throws Exception {
+    Map<String, Object> index = Golden.json("smoothing", "cases.json");
+    float[][] rows = logits(index);
+    List<Object> cases = Golden.list(index.get("seconds"));
+    assertTrue(cases.size() >= 4);
+    for (Object item : cases) {
+      Map<String, Object> c = Golden.map(item);
+      double step = Golden.number(c.get("step_seconds"));
+      SmoothingConfig config = seconds(Golden.map(c.get("seconds"))).steps(step);
+      assertEquals("step " + step, config(Golden.map(c.get("steps"))), config);
+      List<Object> indices = Golden.list(c.get("index"));
+      List<Object> scores = Golden.list(c.get("score"));
+      Smoother smoother = new Smoother(config);
+      for (int t = 0; t < rows.length; t++) {
+        Smoother.Smoothed s = smoother.update(rows[t]);
+        assertEquals(config + " frame " + t, Golden.integer(indices.get(t)), s.index);
+        assertEquals(config + " frame " + t, Golden.number(scores.get(t)), s.score, 1e-12);
+      }
+    }
+  }
+
+  @Test
+  public void sidecarDefaultsArePythonsSteps() throws Exception {
+    Map<String, Object> sidecars = Golden.map(Golden.json("index.json").get("metadata"));
+    assertTrue(sidecars.size() >= 5);
+    for (Map.Entry<String, Object> entry : sidecars.entrySet()) {
+      Metadata m = Metadata.parse(Golden.text("metadata", entry.getKey()), entry.getKey());
+      SmoothingConfig expected = config(Golden.map(Golden.map(entry.getValue()).get("smoothing_steps")));
+      assertEquals(entry.getKey(), expected, SmoothingConfig.forModel(m));
+    }
   }
 
   @Test

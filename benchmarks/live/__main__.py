@@ -1,0 +1,5 @@
+import sys
+
+from stsm_edge.benchmarks.live.run import main
+
+sys.exit(main())
