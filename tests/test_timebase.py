@@ -110,13 +110,14 @@ def test_training_records_the_time_step_and_export_copies_it(tmp_path, cli):
         assert step.seconds == pytest.approx(expected)
         assert f"model time step: {expected * 1e3:.1f} ms" in result.stdout
     exported = cli("export", "--checkpoint", tmp_path / "run2" / "last.pt", "--target", "onnx", "--form", "stream",
-                   "--verify", video_path("cup.mp4"), "--verify-frames", 4, "--out", tmp_path / "out", "--quiet")
+                   "--verify", video_path("cup.mp4"), "--verify-frames", 4, "--out", tmp_path / "out", "--quiet",
+                   "--weak-verify")  # a one-step model barely uses time: its controls clear the bar too
     assert exported.returncode == 0, exported.stderr
     sidecar = json.loads(next((tmp_path / "out").glob("*.onnx.json")).read_text())
     assert sidecar["time_step"]["seconds"] == pytest.approx(0.125)
     overridden = cli("export", "--checkpoint", tmp_path / "run2" / "last.pt", "--target", "onnx", "--form", "stream",
                      "--verify", video_path("cup.mp4"), "--verify-frames", 4, "--out", tmp_path / "o2", "--quiet",
-                     "--step-ms", 200)
+                     "--step-ms", 200, "--weak-verify")
     assert overridden.returncode == 0, overridden.stderr
     assert json.loads(next((tmp_path / "o2").glob("*.onnx.json")).read_text())["time_step"]["seconds"] == 0.2
 
