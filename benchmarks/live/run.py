@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
-from stsm_edge.benchmarks.time_step.run import model_key
+from stsm_edge.benchmarks.time_step.run import model_key, resumable_results
 
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fileio import atomic_output, atomic_write_text
@@ -203,10 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent))
     args = parser.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    command = shlex.join(["python", "-m", "stsm_edge.benchmarks.live", *(argv if argv is not None else sys.argv[1:])])
+    results_path, results, command = resumable_results(out, "stsm_edge.benchmarks.live", argv)
     for model in args.model:
         key_prefix = model_key(model)
         name = "default model (eager fp32)" if model == "default" else Path(model).name

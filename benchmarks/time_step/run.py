@@ -41,6 +41,15 @@ def test_split(work: Path, fps: float, clips_per_class: int) -> Path:
     return folder / "test.txt"
 
 
+def resumable_results(out: Path, module: str, argv: list[str] | None) -> tuple[Path, dict, str]:
+    """A benchmark's results file in `out` (made if missing), what it already holds, and the command line that
+    rebuilds it: the results of earlier runs are kept and only missing ones are run."""
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    return results_path, results, shlex.join(["python", "-m", module, *(argv if argv is not None else sys.argv[1:])])
+
+
 def model_key(model: str) -> str:
     if model == "default":
         from stsm_edge.defaults import DEFAULT_CHECKPOINT
@@ -92,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent))
     args = parser.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    command = shlex.join(["python", "-m", "stsm_edge.benchmarks.time_step.run", *(argv if argv is not None else sys.argv[1:])])
+    results_path, results, command = resumable_results(out, "stsm_edge.benchmarks.time_step.run", argv)
     cases = [(None, True)] + [(fps, paced) for fps in args.fps for paced in (True, False)]
     for model in args.model:
         key_prefix = model_key(model)
