@@ -44,6 +44,8 @@ import numpy as np
 from stsm_edge.benchmarks import device as device_info
 from stsm_edge.benchmarks import schema
 
+from stsm_edge.options import BenchFlags, ModelFlags, RunnerFlags, add_flag
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 TARGETS = ("executorch", "tflite", "onnx")
@@ -527,23 +529,23 @@ def run(settings: Settings) -> Path:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks run", description="Benchmark artifacts on this machine.")
     parser.add_argument("--quick", action="store_true", help="tiny model (width 0.35, 96x96, T=4), few iterations")
-    parser.add_argument("--targets", help=f"comma-separated, default {','.join(TARGETS)}")
-    parser.add_argument("--artifact", action="append", type=Path, default=[],
-                        help="benchmark this artifact (repeatable) instead of a fresh export")
-    parser.add_argument("--size", type=int, help="input height = width (default 224)")
-    parser.add_argument("--width-mult", type=float, help="MobileNetV2 width (default 1.0)")
-    parser.add_argument("--segments", type=int, help="T, frames per clip (default 8)")
+    add_flag(parser, BenchFlags.targets, help=f"comma-separated, default {','.join(TARGETS)}")
+    add_flag(parser, BenchFlags.artifact, action="append", type=Path, default=[],
+             help="benchmark this artifact (repeatable) instead of a fresh export")
+    add_flag(parser, ModelFlags.size, type=int, help="input height = width (default 224)")
+    add_flag(parser, ModelFlags.width_mult, type=float, help="MobileNetV2 width (default 1.0)")
+    add_flag(parser, ModelFlags.segments, type=int, help="T, frames per clip (default 8)")
     parser.add_argument("--weights", choices=("imagenet", "random"), help="default imagenet at width 1.0")
-    parser.add_argument("--threads", help="comma-separated thread counts (default 1, 2, 4, ... cores)")
-    parser.add_argument("--rounds", type=int, help="interleaved comparison rounds (default 10)")
-    parser.add_argument("--k", type=int, help="runs of each artifact per round (default 10)")
+    add_flag(parser, RunnerFlags.threads, help="comma-separated thread counts (default 1, 2, 4, ... cores)")
+    add_flag(parser, BenchFlags.rounds, type=int, help="interleaved comparison rounds (default 10)")
+    add_flag(parser, BenchFlags.repeats, type=int, dest="k", help="runs of each artifact per round (default 10)")
     parser.add_argument("--min-seconds", type=float, help="minimum timed seconds per profile (default 3)")
     parser.add_argument("--min-iterations", type=int, help="minimum timed runs per profile (default 50)")
     parser.add_argument("--no-eager", action="store_true", help="skip eager PyTorch")
     parser.add_argument("--artifacts", type=Path, help="export cache folder (default benchmarks/artifacts)")
-    parser.add_argument("--results-dir", type=Path, help="default benchmarks/results")
+    add_flag(parser, BenchFlags.results_dir, type=Path, help="default benchmarks/results")
     parser.add_argument("--report-dir", type=Path, help="default benchmarks/report")
-    parser.add_argument("--device-name", help="results file name (default: CPU model + cores)")
+    add_flag(parser, BenchFlags.device_name, help="results file name (default: CPU model + cores)")
     parser.add_argument("--no-report", action="store_true", help="write the results file only")
     return parser.parse_args(argv)
 

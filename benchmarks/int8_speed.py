@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stsm_edge.options import OUT, BenchFlags, RunnerFlags, add_flag
+
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts" / "int8_speed"
 # name -> ExecuTorch converter options of the int8 variant
@@ -152,11 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("job", choices=("export", "time", "ops", "parity"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--out", type=Path, default=ARTIFACTS)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=120)
-    parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=60)
+    add_flag(parser, OUT, type=Path, default=ARTIFACTS, help="the variants' artifacts")
+    add_flag(parser, RunnerFlags.threads, type=int, default=1)
+    add_flag(parser, BenchFlags.rounds, type=int, default=120)
+    add_flag(parser, BenchFlags.repeats, type=int, default=5, dest="k")
+    add_flag(parser, BenchFlags.runs, type=int, default=60)
     args = parser.parse_args(argv)
     names = [n for n in args.variants.split(",") if n]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ ratios internal / explicit with their min-max. Also the cost of a reset: what a 
 program (loading its method again, see stsm_edge/converters/executorch.py) and the explicit one (fresh zero
 states), each median and min over rounds.
 
-    python -m stsm_edge.benchmarks.internal_state [--size 224] [--width 1.0] [--rounds 300] [--threads 1,2]
+    python -m stsm_edge.benchmarks.internal_state [--size 224] [--width-mult 1.0] [--rounds 300] [--threads 1,2]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from stsm_edge.converters.base import export_artifact
 from stsm_edge.assets import video_path
 from stsm_edge.data.sources import preprocessed_frames
 from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.options import BenchFlags, ModelFlags, RunnerFlags, add_flag
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 
@@ -98,24 +99,24 @@ def ratio_text(numerator: list[float], denominator: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--width", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=300)
+    add_flag(parser, ModelFlags.size, type=int, default=224)
+    add_flag(parser, ModelFlags.width_mult, type=float, default=1.0)
+    add_flag(parser, BenchFlags.rounds, type=int, default=300)
     parser.add_argument("--reset-rounds", type=int, default=30)
-    parser.add_argument("--threads", default="1,2")
+    add_flag(parser, RunnerFlags.threads, default="1,2", help="comma-separated thread counts")
     parser.add_argument("--precisions", default="int8,fp32")
     args = parser.parse_args()
     spec = PreprocessSpec.for_size(args.size, args.size)
     frames = preprocessed_frames(video_path("vtest.avi"), spec, 32, 4)
     with tempfile.TemporaryDirectory() as tmp:
         for precision in args.precisions.split(","):
-            paths = export_pair(precision, args.size, args.width, frames, Path(tmp))
+            paths = export_pair(precision, args.size, args.width_mult, frames, Path(tmp))
             for threads in (int(t) for t in args.threads.split(",")):
                 streams = {state: Stream(paths[state], frames, threads) for state in STATES}
                 times = interleaved(streams, args.rounds)
                 resets = reset_costs(streams, args.reset_rounds)
                 ms = {state: statistics.median(t) for state, t in times.items()}
-                print(f"executorch {precision} stream, {args.size}x{args.size}, width {args.width}, {threads} thread(s), "
+                print(f"executorch {precision} stream, {args.size}x{args.size}, width {args.width_mult}, {threads} thread(s), "
                       f"{args.rounds} rounds: explicit {ms['explicit']:.3f} ms, internal {ms['internal']:.3f} ms, "
                       f"internal/explicit {ratio_text(times['internal'], times['explicit'])}; reset: "
                       + ", ".join(f"{state} {statistics.median(c):.3f} ms (min {min(c):.3f})"

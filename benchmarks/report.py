@@ -22,6 +22,7 @@ from pathlib import Path
 from stsm_edge.benchmarks import schema
 from stsm_edge.benchmarks.device import device_label
 
+from stsm_edge.options import OUT, BenchFlags, add_flag
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS
 
 HERE = Path(__file__).resolve().parent
@@ -376,8 +377,8 @@ def write_report(results_dir: Path = HERE / "results", out_dir: Path = HERE / "r
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks report", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="results files (default: every *.json in --results-dir)")
-    parser.add_argument("--results-dir", type=Path, default=HERE / "results")
-    parser.add_argument("--out", type=Path, default=HERE / "report")
+    add_flag(parser, BenchFlags.results_dir, type=Path, default=HERE / "results")
+    add_flag(parser, OUT, type=Path, default=HERE / "report", help="the report's folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         path = write_report(args.results_dir, args.out, args.files or None)

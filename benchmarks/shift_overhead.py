@@ -13,7 +13,7 @@ converter's `shift_form` default (converters/base.py) is the variant this script
 
 What it measured, and the other variants tried, are in benchmarks/results/shift_overhead_notes.md.
 
-    PYTHONPATH=. python benchmarks/shift_overhead.py [--size 224] [--width 1.0] [--rounds 100]
+    PYTHONPATH=. python benchmarks/shift_overhead.py [--size 224] [--width-mult 1.0] [--rounds 100]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from stsm_edge.converters.base import TARGETS, export_artifact
 from stsm_edge.assets import video_path
 from stsm_edge.errors import StsmEdgeError
 from stsm_edge.models import stsm_mobilenet_v2
+from stsm_edge.options import BenchFlags, ModelFlags, add_flag
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.video import iter_video
@@ -72,23 +73,23 @@ def time_interleaved(built: dict, rounds: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--width", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=100)
-    parser.add_argument("--targets", default=",".join(t for t in TARGETS if t != "coreml"))
+    add_flag(parser, ModelFlags.size, type=int, default=224)
+    add_flag(parser, ModelFlags.width_mult, type=float, default=1.0)
+    add_flag(parser, BenchFlags.rounds, type=int, default=100)
+    add_flag(parser, BenchFlags.targets, default=",".join(t for t in TARGETS if t != "coreml"))
     args = parser.parse_args()
     spec = PreprocessSpec.for_size(args.size, args.size)
     frames = [preprocess(f, spec) for f in iter_video(video_path("vtest.avi"), max_frames=16, stride=4)]
     for target in args.targets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                built = export_variants(target, args.size, args.width, frames, Path(tmp))
+                built = export_variants(target, args.size, args.width_mult, frames, Path(tmp))
             except StsmEdgeError as exc:
                 print(f"{target}: skipped ({exc})")
                 continue
             times = time_interleaved(built, args.rounds)
         sizes = ", ".join(f"{name} {built[name][2] / 1e6:.2f} MB" for name in built)
-        print(f"{target} int8 stream, {args.size}x{args.size}, width {args.width}, 1 thread ({sizes})")
+        print(f"{target} int8 stream, {args.size}x{args.size}, width {args.width_mult}, 1 thread ({sizes})")
         # The minimum is the run least disturbed by other processes; the median is the typical run.
         for stat in (statistics.median, min):
             ms = {name: stat(t) for name, t in times.items()}

@@ -16,7 +16,7 @@ from stsm_edge.console import Progress, human_bytes, table
 from stsm_edge.data.sources import paced_clips, paced_clips_of
 from stsm_edge.errors import CalibrationError, InputError, StsmEdgeError
 from stsm_edge.fileio import ensure_writable_dir
-from stsm_edge.options import STEP_MS, ModelFlags, option
+from stsm_edge.options import OUT, STEP_MS, ModelFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.streaming import STATE_LOCATIONS
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, TimeStep, step_from_ms
@@ -35,7 +35,7 @@ class ExportPlan:
     state: str = option("explicit", "where a stream keeps the shift's memory: explicit (state inputs and outputs the "
                                     "runner carries) or internal (inside the program: executorch, coreml)",
                         choices=STATE_LOCATIONS)
-    out: str = option("out", "where the artifacts and their sidecars go")
+    out: str = OUT.use("where the artifacts and their sidecars go").field("out")
     calib: str | None = option(None, "video, image folder or clip list for int8 calibration, paced at the model's "
                                       "time step, states reset per clip (default: a motion-benchmark model's train "
                                       "clips, else box.mp4)")

@@ -7,9 +7,11 @@ its own default. `add_options` gives a parser one flag per such field and marks 
 back from the parsed namespace.
 
 The groups: the model (`ModelFlags`), the shift (`ShiftFlags`), the runner (`RunnerFlags`, `RunnerSettings`),
-fitting (`FitFlags`, train and distill) and the time step (`STEP_MS`) here; smoothing is
-`smoothing.SmoothingConfig`, a checkpoint from another tool `weights.ForeignFlags`. Torch-free, as are the choices
-it names (stsm_edge.architectures), so `--help` answers at once."""
+fitting (`FitFlags`, train and distill), the time step (`STEP_MS`), the benchmarks (`BenchFlags`) and the names many
+programs take (`OUT`, `DATA`, `MODEL`...) here; smoothing is `smoothing.SmoothingFlags`, a checkpoint from another
+tool `checkpoints.ForeignFlags`, the device `fit.device.DeviceConfig`. A command that needs its own words for a
+shared flag takes a use of it (`Flag.use`), which is still the one definition. Torch-free, as are the choices it
+names (stsm_edge.architectures), so `--help` answers at once."""
 
 from __future__ import annotations
 
@@ -28,6 +30,17 @@ FLAG = "flag"  # the key of a field's metadata that holds its Flag
 class Flag:
     help: str
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    base: Flag | None = None  # the definition this one is a use of
+
+    @property
+    def definition(self) -> Flag:
+        """The one definition behind this flag: itself, or the flag it is a use of."""
+        return self.base or self
+
+    def use(self, help: str | None = None, **settings) -> Flag:
+        """This flag as one command takes it, with its own help (and choices, type...): the name still means the
+        same thing, so it stays one definition."""
+        return Flag(self.help if help is None else help, {**self.settings, **settings}, self.definition)
 
     def field(self, default: Any = dataclasses.MISSING) -> Any:
         """A dataclass field that takes this flag (`--field-name`, or the `flag` setting)."""
@@ -48,8 +61,8 @@ def add_flag(parser: argparse.ArgumentParser, definition: Flag, *names: str, **s
     merged = {**definition.settings, **settings}
     names = names or (merged.pop("flag"),)
     merged.pop("flag", None)
-    action = parser.add_argument(*names, help=definition.help, **merged)
-    action.definition = definition
+    action = parser.add_argument(*names, **{"help": definition.help, **merged})
+    action.definition = definition.definition
     return action
 
 
@@ -112,7 +125,7 @@ class ShiftFlags:
     """The shift a model is built with: a preset name, or `custom` with explicit dims, fold_div and causality
     (resolved by architectures.resolve_shift). Train, distill (the student's) and info take it."""
 
-    method = flag("shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS)
+    method = flag("shift preset, or custom with --dims/--fold-div/--causal", choices=METHODS, flag="--method")
     dims = flag("custom shift: dimensions that shift, in order (letters of THW)")
     fold_div = flag("custom shift: each dimension's group is C // fold_div (default 8)")
     causal = flag("custom shift: the T group takes frame t-1 only (streamable)")
@@ -121,22 +134,49 @@ class ShiftFlags:
 class ModelFlags:
     """The model a command builds: backbone, frames per clip, width and input side (info, train, export)."""
 
-    backbone = flag("", choices=BACKBONES)
+    backbone = flag("", choices=BACKBONES, flag="--backbone")
     segments = flag("frames per clip (T)", flag="--segments")
-    width_mult = flag("")
-    size = flag("input side in pixels")
+    width_mult = flag("width multiplier of the backbone's channels", flag="--width-mult")
+    size = flag("input side in pixels", flag="--size")
 
 
 # The model's time step: what train and distill sample at, what export records and what the runner paces at.
 STEP_MS = flag("the model's time step in ms: train and distill sample frames this far apart by timestamp (any clip "
                "length or fps gives the same step); export records it; run, webcam and eval pace at it (default: the "
-               "one the model records)")
+               "one the model records)", flag="--step-ms")
+
+
+# Names that many programs take. Each means one thing wherever it appears, so it is one definition; a program says
+# what it is there (`Flag.use`: its own help, default or type) when it adds it.
+OUT = flag("where the output goes", flag="--out")
+DATA = flag("the labelled clips", flag="--data")
+MODEL = flag("a model to run: an artifact, or a checkpoint of any layout", flag="--model")
+SEED = flag("random seed", flag="--seed")
+WORK = flag("scratch folder for what a program makes on the way (not committed)", flag="--work")
+FPS = flag("frames per second of video", flag="--fps")
+CLIPS_PER_CLASS = flag("motion benchmark clips rendered per class (val and test get a quarter as many)",
+                       flag="--clips-per-class")
+TEACHER = flag("the teacher checkpoint: stsm-edge, MMAction2, TSM or torchvision", flag="--teacher")
+TEMPERATURE = flag("distillation temperature: softens both distributions (the loss is scaled by T^2)",
+                   flag="--temperature")
+
+
+class BenchFlags:
+    """What the benchmark programs share: the artifacts and runtimes timed, how often, and where results go."""
+
+    artifact = flag("time this artifact (repeatable)", flag="--artifact")
+    targets = flag("comma-separated runtimes", flag="--targets")
+    rounds = flag("interleaved comparison rounds", flag="--rounds")
+    repeats = flag("runs of each artifact per round", flag="--k")
+    runs = flag("timed runs of each artifact", flag="--runs")
+    results_dir = flag("where results files go", flag="--results-dir")
+    device_name = flag("the device the results are filed under", flag="--device-name")
 
 
 class RunnerFlags:
     """How a model runs frame by frame (runner.FrameBufferRunner): run, webcam and eval."""
 
-    threads = flag("runtime threads")
+    threads = flag("runtime threads", flag="--threads")
     stride = flag("clip models: a clip every N model steps")
     no_pacing = flag("a model step per frame (motion at the wrong speed; a control)")
     max_frames = flag("stop after this many frames")
@@ -156,11 +196,11 @@ class RunnerSettings:
 class FitFlags:
     """What train and distill share: the run folder, the loop's length and step, the data loader, the seed."""
 
-    out = flag("run folder: log.jsonl, last.pt, best.pt")
-    epochs = flag()
-    batch_size = flag()
-    lr = flag("base learning rate (for --batch-size 8)")
-    workers = flag("data loader processes")
-    prefetch = flag("batches each loader process keeps ready")
-    seed = flag()
+    out = OUT.use("run folder: log.jsonl, last.pt, best.pt")
+    epochs = flag("training epochs", flag="--epochs")
+    batch_size = flag("clips per batch", flag="--batch-size")
+    lr = flag("base learning rate (for --batch-size 8)", flag="--lr")
+    workers = flag("data loader processes", flag="--workers")
+    prefetch = flag("batches each loader process keeps ready", flag="--prefetch")
+    seed = SEED
     max_steps_per_epoch = flag("stop each epoch after this many steps (smoke runs)", flag="--max-steps")

@@ -1,7 +1,6 @@
 """Each flag is declared once: every parser the project has (each `stsm-edge` command's, `stsm-edge bench`'s and the
 benchmarks' own) is built, and no two definitions of a flag may share its name unless they are the same object
-(an options.Flag reused by every command that takes it). A few names mean different things in different programs
-(`--out`); those are listed, each with its meanings, and none of them is a flag of a shared group."""
+(an options.Flag reused by every command that takes it, or a use of it with its own help)."""
 
 import argparse
 import importlib
@@ -12,38 +11,13 @@ from collections import defaultdict
 import pytest
 
 from stsm_edge.app.cli import build_parser
-from stsm_edge.options import Flag, ModelFlags, RunnerFlags, ShiftFlags, add_options, definitions
+from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, add_options, definitions
 
 # The benchmarks' programs parse their own flags in main(); each is run up to its parse and the parser kept.
 PROGRAMS = ("stsm_edge.benchmarks.harness", "stsm_edge.benchmarks.report", "stsm_edge.benchmarks.android.adb_bench",
             "stsm_edge.benchmarks.internal_state", "stsm_edge.benchmarks.shift_overhead",
             "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.fidelity.run",
             "stsm_edge.benchmarks.time_step.run", "stsm_edge.benchmarks.distill.run")
-
-# Names that mean a different thing in different commands or programs (each one's own output, size, data...).
-HOMONYMS = {
-    "--out": "each command's output: a run folder, artifacts, a video, a results file",
-    "--data": "a clip folder (train), an annotation list (eval), the motion benchmark (studies)",
-    "--model": "an artifact or checkpoint to run (run, webcam, eval); a study's model name",
-    "--size": "a model's input side; the rendered motion clips' side (make-motion-data); a benchmark's sizes",
-    "--seed": "a training run's seed; the motion benchmark's rendering seed",
-    "--method": "the shift a model is built with (info, train); the one a foreign checkpoint was trained with",
-    "--segments": "frames per clip of a model built (info, train); of a foreign checkpoint; a benchmark's sweep",
-    "--clips-per-class": "how many motion clips each program renders for its purpose",
-    "--threads": "a runtime's threads (run, webcam, eval); the thread counts a benchmark sweeps",
-    "--epochs": "train/distill epochs; a benchmark's training length",
-    "--lr": "train/distill learning rate; a study's",
-    "--batch-size": "train/distill batch; a study's",
-    "--workers": "data loader processes of train/distill; of a study", "--max-steps": "per epoch; of a study",
-    "--step-ms": "the model's time step; a study's sampling step",
-    "--teacher": "distill's teacher checkpoint; the Android benchmark's", "--temperature": "distill's; a study's",
-    "--k": "a benchmark's repeat count", "--rounds": "a benchmark's rounds", "--runs": "a benchmark's runs",
-    "--results-dir": "where a benchmark's results go", "--device-name": "the device a benchmark records",
-    "--artifact": "the artifact a benchmark times", "--targets": "the runtimes a benchmark covers",
-    "--width": "a benchmark's width multipliers", "--width-mult": "a model's width (info); a benchmark's sweep",
-    "--work": "a study's scratch folder", "--fps": "rendered clips' frame rate; a study's",
-}
-
 
 class _Parsed(Exception):
     pass
@@ -83,18 +57,17 @@ def redefined(parsers: dict[str, argparse.ArgumentParser]) -> dict[str, list[str
 def test_no_flag_is_defined_twice(monkeypatch):
     parsers = all_parsers(monkeypatch)
     assert len(parsers) == 1 + len(PROGRAMS)
-    twice = {name: programs for name, programs in redefined(parsers).items() if name not in HOMONYMS}
+    twice = redefined(parsers)
     assert not twice, f"flags defined more than once (declare a Flag in stsm_edge.options and reuse it): {twice}"
 
 
-def test_shared_groups_are_no_homonyms():
-    """A group's flag means one thing everywhere: its name may not be listed as a homonym (--method, --segments,
-    --size, --backbone and --threads are shared by their group's users; the homonym is the other program's)."""
-    groups = (ShiftFlags, RunnerFlags, ModelFlags)
-    names = {"--" + name.replace("_", "-") for group in groups for name, value in vars(group).items()
-             if isinstance(value, Flag)}
-    assert names & set(HOMONYMS) <= {"--method", "--segments", "--size", "--threads", "--width-mult"}
-    assert {"--dims", "--fold-div", "--causal", "--stride", "--no-pacing"} <= names - set(HOMONYMS)
+def test_a_use_of_a_flag_is_its_definition():
+    """A command may say what a shared flag is for it (its help, default, type) without a second definition."""
+    run_folder = FitFlags.out
+    assert run_folder.definition is OUT and run_folder.help != OUT.help
+    parser = argparse.ArgumentParser()
+    add_flag(parser, OUT.use("an annotated video"), default="x.mp4")
+    assert dict(definitions(parser))["--out"] is OUT
 
 
 def test_the_shift_group_is_one_object_in_every_command():

@@ -91,7 +91,7 @@ def test_fidelity_study_smoke_run_writes_records_table_and_plot(tmp_path):
     """The study's code paths on one tiny run of two models: a record per run, the table, the curves."""
     data = make_motion_data(tmp_path / "m", seed=3, clips_per_class=2, spec=MotionSpec(size=40, frames=8))
     out = tmp_path / "study"
-    args = ["--data", str(data), "--out", str(out), "--runs", str(tmp_path / "runs"), "--seeds", "0", "--size", "32",
+    args = ["--data", str(data), "--out", str(out), "--work", str(tmp_path / "runs"), "--seeds", "0", "--size", "32",
             "--epochs", "1", "--max-steps", "1", "--workers", "0", "--batch-size", "4",
             "--int8-targets", "onnx", "--only", "TSN", "STSM causal"]
     assert fidelity_main(args) == 0

@@ -29,6 +29,8 @@ from stsm_edge.benchmarks import schema
 from stsm_edge.benchmarks.android.parsers import parse_benchmark_model, parse_executor_runner
 from stsm_edge.benchmarks.device import ARM_FLAGS, slug
 
+from stsm_edge.options import BenchFlags, RunnerFlags, add_flag
+
 REMOTE = "/data/local/tmp/stsm-bench"
 HERE = Path(__file__).resolve().parents[1]
 DTYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "uint8": np.uint8}
@@ -206,20 +208,22 @@ def run(args: argparse.Namespace, adb: Adb | None = None) -> Path:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks android", description=__doc__.splitlines()[0])
-    p.add_argument("--artifact", action="append", type=Path, default=[], required=True, help=".pte or .tflite (repeatable)")
+    add_flag(p, BenchFlags.artifact, action="append", type=Path, default=[], required=True,
+             help=".pte or .tflite (repeatable)")
     p.add_argument("--executor-runner", help="host path of ExecuTorch's executor_runner built for Android (arm64)")
     p.add_argument("--benchmark-model", help="host path of TFLite's benchmark_model for Android (arm64)")
     p.add_argument("--executorch-version", help="version the runner was built from (recorded in the results)")
     p.add_argument("--tflite-version", help="version of benchmark_model (recorded in the results)")
     p.add_argument("--serial", help="adb device serial (default: the only device)")
     p.add_argument("--adb", default="adb")
-    p.add_argument("--threads", type=lambda s: [int(t) for t in s.split(",")], default=[1, 4])
-    p.add_argument("--runs", type=int, default=100)
+    add_flag(p, RunnerFlags.threads, type=lambda s: [int(t) for t in s.split(",")], default=[1, 4],
+             help="comma-separated thread counts")
+    add_flag(p, BenchFlags.runs, type=int, default=100)
     p.add_argument("--warmup", type=int, default=10, help="benchmark_model warm-up runs (executor_runner has none)")
     p.add_argument("--demo-results", action="append", type=Path, default=[],
                    help="a results file pulled from the demo app's benchmark mode, merged in")
-    p.add_argument("--device-name")
-    p.add_argument("--results-dir", type=Path, default=HERE / "results")
+    add_flag(p, BenchFlags.device_name)
+    add_flag(p, BenchFlags.results_dir, type=Path, default=HERE / "results")
     return p.parse_args(argv)
 
 

@@ -34,7 +34,18 @@ from stsm_edge.fit.device import DeviceConfig
 from stsm_edge.fit.distill import DistillConfig, distill
 from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.models import build_model
-from stsm_edge.options import add_options, config_from
+from stsm_edge.options import (
+    CLIPS_PER_CLASS,
+    DATA,
+    OUT,
+    TEACHER,
+    TEMPERATURE,
+    WORK,
+    FitFlags,
+    add_flag,
+    add_options,
+    config_from,
+)
 from stsm_edge.runtimes.base import open_runtime
 
 HERE = Path(__file__).parent
@@ -73,16 +84,16 @@ def table(results: dict, order: list[str], command: str, settings: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", default="runs/fidelity/stsm_seed0/last.pt")
+    add_flag(parser, TEACHER, default="runs/fidelity/stsm_seed0/last.pt")
     parser.add_argument("--labelled", default="runs/fidelity/stsm_causal_seed0/last.pt",
                         help="the causal model trained with labels at the teacher's budget")
-    parser.add_argument("--data", default="runs/motion", help="the labelled motion benchmark (test.txt, val.txt)")
-    parser.add_argument("--work", default="runs/distill", help="unlabelled split, student run, artifacts")
-    parser.add_argument("--clips-per-class", type=int, default=300)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--temperature", type=float, default=4.0)
-    parser.add_argument("--out", default=str(HERE))
+    add_flag(parser, DATA, default="runs/motion", help="the labelled motion benchmark (test.txt, val.txt)")
+    add_flag(parser, WORK, default="runs/distill", help="unlabelled split, student run, artifacts")
+    add_flag(parser, CLIPS_PER_CLASS, type=int, default=300)
+    add_flag(parser, FitFlags.epochs, type=int, default=2)
+    add_flag(parser, FitFlags.lr, type=float, default=1e-3)
+    add_flag(parser, TEMPERATURE, type=float, default=4.0)
+    add_flag(parser, OUT, default=str(HERE), help="results.json, table.md")
     add_options(parser, DeviceConfig)
     args = parser.parse_args(argv)
     out, work, data = Path(args.out), Path(args.work), Path(args.data)

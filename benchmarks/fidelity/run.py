@@ -7,7 +7,7 @@ each model has a learning curve; the STSM causal runs are then exported to int8 
 evaluated in their runtimes.
 
 A study of many runs spans sessions. Each run writes `runs/<run>.json` under --out after every epoch and
-trains in its own folder under --runs with `last.pt`, so an interrupted run resumes from its last finished
+trains in its own folder under --work with `last.pt`, so an interrupted run resumes from its last finished
 epoch and a finished run is never redone. `table.md`, `curves.png` and `results.json` are rebuilt from
 whatever run files exist, each time:
 
@@ -42,7 +42,18 @@ from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.fit.train import TrainConfig, train
 from stsm_edge.models import build_model
 from stsm_edge.models.cost import model_cost
-from stsm_edge.options import add_options, config_from
+from stsm_edge.options import (
+    CLIPS_PER_CLASS,
+    DATA,
+    OUT,
+    STEP_MS,
+    WORK,
+    FitFlags,
+    ModelFlags,
+    add_flag,
+    add_options,
+    config_from,
+)
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
 from stsm_edge.versions import package_versions
@@ -126,7 +137,7 @@ def run_one(study: Study, seed: int, args: argparse.Namespace, record_path: Path
         return record
     data = Path(args.data)
     shift = study.shift
-    config = TrainConfig(data=str(data), out=str(Path(args.runs) / f"{study.slug}_seed{seed}"), method="custom",
+    config = TrainConfig(data=str(data), out=str(Path(args.work) / f"{study.slug}_seed{seed}"), method="custom",
                          dims=shift.dims, fold_div=shift.fold_div, causal=shift.causal, size=args.size,
                          epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=seed, workers=args.workers,
                          step_ms=args.step_ms, max_steps_per_epoch=args.max_steps)
@@ -342,18 +353,18 @@ def plot(by_name: dict[str, list[dict]], path: Path, epochs: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="runs/motion", help="motion benchmark folder (rendered if missing)")
-    parser.add_argument("--clips-per-class", type=int, default=300, help="when rendering --data (seed 0)")
-    parser.add_argument("--out", default=str(HERE), help="run records, table.md, curves.png, results.json")
-    parser.add_argument("--runs", default="runs/fidelity", help="training folders and int8 artifacts (not committed)")
+    add_flag(parser, DATA, default="runs/motion", help="motion benchmark folder (rendered if missing)")
+    add_flag(parser, CLIPS_PER_CLASS, type=int, default=300, help="when rendering --data (seed 0)")
+    add_flag(parser, OUT, default=str(HERE), help="run records, table.md, curves.png, results.json")
+    add_flag(parser, WORK, default="runs/fidelity", help="training folders and int8 artifacts (not committed)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--size", type=int, default=112)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=0.005)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--step-ms", type=float, default=None, help="fixed-step sampling (default: segment)")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--max-steps", type=int, help="steps per epoch (smoke runs)")
+    add_flag(parser, ModelFlags.size, type=int, default=112)
+    add_flag(parser, FitFlags.epochs, type=int, default=3)
+    add_flag(parser, FitFlags.lr, type=float, default=0.005)
+    add_flag(parser, FitFlags.batch_size, type=int, default=8)
+    add_flag(parser, STEP_MS, type=float, default=None, help="fixed-step sampling (default: segment)")
+    add_flag(parser, FitFlags.workers, type=int, default=1)
+    add_flag(parser, FitFlags.max_steps_per_epoch, type=int, dest="max_steps")
     parser.add_argument("--only", nargs="+", help="run only these rows (model names, or alpha values like 1/8)")
     parser.add_argument("--int8-targets", nargs="*", choices=list(INT8_TARGETS), default=list(INT8_TARGETS),
                         help="runtimes that evaluate the STSM causal runs in int8 (none given: no int8)")

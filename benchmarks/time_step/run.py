@@ -24,9 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from stsm_edge import options
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fileio import atomic_write_text, file_sha256
 from stsm_edge.fit.evaluate import evaluate, evaluate_played
+from stsm_edge.options import FPS, MODEL, OUT, WORK, add_flag
 from stsm_edge.runner import FrameBufferRunner
 
 SEED, CLIPS_PER_CLASS = 0, 300  # the split the default model was trained on; its test split has 675 clips
@@ -93,12 +95,12 @@ def table(results: dict, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True,
-                        help="a streaming artifact or checkpoint, or 'default' (repeatable)")
-    parser.add_argument("--fps", type=float, nargs="+", default=list(FRAME_RATES))
-    parser.add_argument("--clips-per-class", type=int, default=CLIPS_PER_CLASS)
-    parser.add_argument("--work", default="runs", help="where the rendered test splits are cached")
-    parser.add_argument("--out", default=str(Path(__file__).parent))
+    add_flag(parser, MODEL, action="append", required=True,
+             help="a streaming artifact or checkpoint, or 'default' (repeatable)")
+    add_flag(parser, FPS, type=float, nargs="+", default=list(FRAME_RATES), help="frame rates to play at")
+    add_flag(parser, options.CLIPS_PER_CLASS, type=int, default=CLIPS_PER_CLASS)
+    add_flag(parser, WORK, default="runs", help="where the rendered test splits are cached")
+    add_flag(parser, OUT, default=str(Path(__file__).parent), help="results, table and plot")
     args = parser.parse_args(argv)
     out = Path(args.out)
     results_path, results, command = resumable_results(out, "stsm_edge.benchmarks.time_step.run", argv)

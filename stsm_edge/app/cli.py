@@ -15,7 +15,17 @@ from typing import Callable, Collection, Sequence
 
 from stsm_edge.console import Progress, ToolsToLog, human_bytes, say, setup_logging
 from stsm_edge.errors import StsmEdgeError
-from stsm_edge.options import RunnerSettings, add_flag, add_options, config_from, flag
+from stsm_edge.options import (
+    CLIPS_PER_CLASS,
+    MODEL,
+    OUT,
+    SEED,
+    RunnerSettings,
+    add_flag,
+    add_options,
+    config_from,
+    flag,
+)
 
 
 def _which(args) -> str:
@@ -158,11 +168,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-MODEL_HELPS = {"default": "the default model (motion benchmark, 112x112)", "imagenet": "ImageNet STSM (224x224)",
-               "checkpoint": "a checkpoint: stsm-edge, MMAction2, TSM or torchvision",
-               "model": "artifact or checkpoint"}
-MODEL_FLAGS = {name: flag(help, action="store_true" if name in ("default", "imagenet") else None)
-               for name, help in MODEL_HELPS.items()}
+MODEL_FLAGS = {"default": flag("the default model (motion benchmark, 112x112)", action="store_true"),
+               "imagenet": flag("ImageNet STSM (224x224)", action="store_true"),
+               "checkpoint": flag("a checkpoint: stsm-edge, MMAction2, TSM or torchvision"),
+               "model": MODEL}
 QUIET = flag("no progress bars", flag="--quiet", action="store_true")
 RESUME = flag("continue from a run's last.pt", flag="--resume")
 
@@ -211,7 +220,7 @@ def _played(p) -> None:
 def _run_arguments(p) -> None:
     p.add_argument("video")
     add_flag(p, QUIET)
-    p.add_argument("--out", help="write an annotated video (mp4)")
+    add_flag(p, OUT, help="write an annotated video (mp4)")
     p.add_argument("--predictions", help="write per-frame predictions (.csv or .json)")
     p.add_argument("--compare-window", action="store_true", help="also run the clip form; print the cost ratio")
     p.add_argument("--window-model", help="clip artifact for --compare-window (default: the _clip_ sibling)")
@@ -231,9 +240,9 @@ def _make_motion_data_arguments(p) -> None:
     from stsm_edge.data.motion import SPLITS, MotionSpec
 
     add_flag(p, QUIET)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clips-per-class", type=int, default=100, help="train clips per class (val/test: a quarter)")
+    add_flag(p, OUT, required=True, help="the benchmark's folder: videos, train/val/test lists, labels")
+    add_flag(p, SEED, type=int, default=0, help="the rendering seed")
+    add_flag(p, CLIPS_PER_CLASS, type=int, default=100)
     p.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     add_options(p, MotionSpec)
 
@@ -275,15 +284,15 @@ def _eval_arguments(p) -> None:
 
 def _pack_arguments(p) -> None:
     p.add_argument("checkpoint")
-    p.add_argument("--out", required=True)
+    add_flag(p, OUT, required=True, help="the packed checkpoint")
     p.add_argument("--command", help="the command that made the checkpoint, recorded inside it")
 
 
 def _demo_arguments(p) -> None:
-    p.add_argument("--out", default="out", help="where the artifacts go")
+    add_flag(p, OUT, default="out", help="where the artifacts go")
     p.add_argument("--video", help="video to stream at the end (default: cup.mp4)")
     p.add_argument("--skip-export", action="store_true", help="only the info and the prediction")
-    p.add_argument("--clips-per-class", type=int, default=20, help="motion clips for calibration and eval")
+    add_flag(p, CLIPS_PER_CLASS, type=int, default=20, help="motion clips per class for calibration and eval")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from stsm_edge.fileio import file_sha256
 from stsm_edge.models import WEIGHTS, LoadReport, ModelConfig, TemporalSegmentNetwork, build_model, load_state_dict
 from stsm_edge.models.resnet import RESNETS, Bottleneck
 from stsm_edge.models.weights import HEAD_KEYS, load_registered
-from stsm_edge.options import option
+from stsm_edge.options import ModelFlags, ShiftFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.timebase import TimeStep
 
@@ -115,9 +115,11 @@ class ForeignFlags:
 
     labels: str | None = option(None, "class names, one per line (default: the checkpoint's; Kinetics-400's for "
                                       "400 classes from another tool)")
-    method: str | None = option(None, "the shift a checkpoint from another tool was trained with (default: its "
-                                      "layout's or MMAction2 config's, else tsm)", choices=tuple(PRESETS))
-    segments: int | None = option(None, "its frames per clip (default: its MMAction2 config, else 8)")
+    method: str | None = ShiftFlags.method.use("the shift a checkpoint from another tool was trained with (default: "
+                                               "its layout's or MMAction2 config's, else tsm)",
+                                               choices=tuple(PRESETS)).field(None)
+    segments: int | None = ModelFlags.segments.use("its frames per clip (default: its MMAction2 config, else 8)"
+                                                   ).field(None)
     layout: str | None = option(None, "read its keys in this layout (default: detected)", choices=tuple(LAYOUTS))
 
     def load_options(self) -> LoadOptions:

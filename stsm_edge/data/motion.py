@@ -26,7 +26,7 @@ import numpy as np
 
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
-from stsm_edge.options import option
+from stsm_edge.options import FPS, ModelFlags, option
 
 MOTION_CLASSES = (
     "swipe left", "swipe right", "swipe up", "swipe down", "zoom in", "zoom out",
@@ -52,11 +52,11 @@ class MotionSpec:
     same span, so one clip can be played at 12, 24, 30 or 60 fps.
     """
 
-    size: int = option(128, "frame side in pixels")
+    size: int = ModelFlags.size.use("frame side in pixels").field(128)
     frames: int = option(16, "frames per clip at 12 fps (the motion's own rate)")
     fps: int = 12
-    render_fps: float | None = option(None, "render the same clips at this frame rate (default 12): same "
-                                            "trajectories, same seconds", flag="--fps")
+    render_fps: float | None = FPS.use("render the same clips at this frame rate (default 12): same trajectories, "
+                                       "same seconds").field(None)
     object_size: tuple[int, int] = (34, 54)  # long side of the object, px
     swipe_speed: tuple[float, float] = (2.5, 4.5)  # px per frame: a swipe crosses much of the view, as in Jester
     zoom_rate: tuple[float, float] = (1.06, 1.09)  # scale factor per frame

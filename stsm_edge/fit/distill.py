@@ -30,15 +30,14 @@ from stsm_edge.errors import InputError
 from stsm_edge.fit.device import Accelerator, DeviceConfig
 from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
 from stsm_edge.models import TemporalSegmentNetwork, build_model, load_state_dict
-from stsm_edge.options import STEP_MS, FitFlags, ShiftFlags, option
+from stsm_edge.options import STEP_MS, TEACHER, TEMPERATURE, FitFlags, ShiftFlags, option
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
 @dataclass
 class DistillConfig:
-    teacher: str = option(help="a checkpoint: stsm-edge, MMAction2, TSM or torchvision (the student starts from "
-                               "its weights)")
+    teacher: str = TEACHER.use(TEACHER.help + " (the student starts from its weights)").field()
     videos: str = option(help="a folder of videos, or a list (its labels are read only with --label-weight > 0)")
     out: str = FitFlags.out.field()
     student_method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/"
@@ -46,7 +45,7 @@ class DistillConfig:
     dims: str | None = ShiftFlags.dims.field(None)
     fold_div: int | None = ShiftFlags.fold_div.field(None)
     causal: bool | None = ShiftFlags.causal.field(None)
-    temperature: float = option(4.0, "softens both distributions (the loss is scaled by T^2)")
+    temperature: float = TEMPERATURE.field(4.0)
     label_weight: float = option(0.0, "weight of cross-entropy on the list's labels (0: labels never read)")
     val: str | None = option(None, "a labelled list: its top-1 after each epoch picks best.pt")
     epochs: int = FitFlags.epochs.field(4)

@@ -20,7 +20,7 @@ from stsm_edge.data import VideoClipDataset, read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
 from stsm_edge.fit.device import Accelerator, DeviceConfig
-from stsm_edge.options import STEP_MS, RunnerFlags, option
+from stsm_edge.options import DATA, STEP_MS, RunnerFlags, option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.runtimes.base import Runtime, open_model
 from stsm_edge.video import iter_video_timed
@@ -158,7 +158,7 @@ class EvalRun:
 
 @dataclass(frozen=True)
 class EvalSettings:
-    data: str = option(help="annotation list (`path label` or `path num_frames label`)")
+    data: str = DATA.use("annotation list (`path label` or `path num_frames label`)").field()
     limit: int | None = option(None, "only the first N clips")
     live: bool = option(False, "evaluate what a person sees: the clips as continuous streams (back to back, and "
                                "with 'no motion' pauses) through the runner with its smoothing; reaction time, "

@@ -39,7 +39,7 @@ from stsm_edge.data.dataset import SAMPLINGS
 from stsm_edge.errors import InputError
 from stsm_edge.fit.device import Accelerator, DeviceConfig
 from stsm_edge.models import ModelConfig, TemporalSegmentNetwork, build_model
-from stsm_edge.options import STEP_MS, FitFlags, ModelFlags, ShiftFlags, option
+from stsm_edge.options import DATA, STEP_MS, FitFlags, ModelFlags, ShiftFlags, option
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
 from stsm_edge.video import video_info
@@ -55,7 +55,7 @@ def flip_pair(text: str) -> tuple[str, str]:
 
 @dataclass
 class TrainConfig:
-    data: str = option(help="folder with train.txt, labels.txt and optionally val.txt")
+    data: str = DATA.use("folder with train.txt, labels.txt and optionally val.txt").field()
     out: str = FitFlags.out.field()
     method: str = ShiftFlags.method.field("stsm_causal")
     dims: str | None = ShiftFlags.dims.field(None)
