@@ -29,14 +29,16 @@ from pathlib import Path
 import torch
 from stsm_edge.benchmarks.device import fingerprint, slug
 
-from stsm_edge.data import ClipAugment, read_annotations, read_labels
+from stsm_edge.data.annotations import read_annotations, read_labels
+from stsm_edge.data.augment import ClipAugment
 from stsm_edge.data.dataset import make_loader
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.fileio import atomic_write_text
-from stsm_edge.fit.device import Accelerator, DeviceConfig
+from stsm_edge.fit.device import Accelerator
 from stsm_edge.fit.distill import distillation
 from stsm_edge.fit.train import Fit, TrainConfig, fit_epoch, make_optimizer
 from stsm_edge.models import build_model
+from stsm_edge.options import DeviceConfig
 from stsm_edge.preprocess import PreprocessSpec
 
 SCHEMA, VERSION = "stsm-edge/train-speed", 1

@@ -1,20 +1,3 @@
-"""Per-target converters behind one registry: `get_converter(name)` imports a target on demand."""
-
-from stsm_edge.converters.base import (
-    REGISTRY,
-    TARGETS,
-    Conversion,
-    Converter,
-    ConverterOptions,
-    ExportJob,
-    ExportResult,
-    Int8Options,
-    export_artifact,
-    get_converter,
-    register,
-)
-
-from stsm_edge.forms import FORMS
-
-__all__ = ["FORMS", "REGISTRY", "TARGETS", "Conversion", "Converter", "ConverterOptions", "ExportJob", "ExportResult",
-           "Int8Options", "export_artifact", "get_converter", "register"]
+"""Per-target converters behind one registry (base.py: options, the registry, verification and the pipeline of one
+artifact; `get_converter(name)` imports a target's module on demand), the export plan (plan.py) and its pipeline
+(export.py). Nothing is imported here, so the command line's view of them (targets.py, plan.py) loads no torch."""

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from stsm_edge.converters.deploy import deploy_variant
 from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
+from stsm_edge.converters.targets import TARGETS
 from torch import Tensor, nn
 
 from stsm_edge.errors import (
@@ -44,8 +45,6 @@ from stsm_edge.streaming import StateSpec, reset_states
 from stsm_edge.timebase import TimeStep
 from stsm_edge.versions import package_versions
 
-TARGETS = ("executorch", "coreml", "tflite", "onnx")
-PRECISIONS = ("fp32", "fp16", "int8", "int8w")  # the union of the targets' `precisions`
 # "training": the shift as stsm_edge.shift writes it (slices, zero pads, cat); "deploy": stsm_edge.converters.deploy's
 # one fixed depthwise conv plus one cat, exactly equal and, where measured so, cheaper.
 SHIFT_VARIANTS = ("training", "deploy")

@@ -38,8 +38,9 @@ from stsm_edge.converters.base import (
 )
 from torch import nn
 
+from stsm_edge.architectures import STATE_LOCATIONS
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError
-from stsm_edge.streaming import STATE_LOCATIONS, reset_states
+from stsm_edge.streaming import reset_states
 
 # iOS 17 is the first target whose ML Programs carry activation quantize/dequantize (W8A8); iOS 18 the first
 # with states, which a model that keeps its streaming states inside needs.

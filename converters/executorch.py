@@ -47,8 +47,9 @@ from stsm_edge.converters.base import (
 )
 from stsm_edge.converters.quantization import bias_corrected_module
 
+from stsm_edge.architectures import STATE_LOCATIONS
 from stsm_edge.errors import ArtifactError, ExportError, OptionError
-from stsm_edge.streaming import STATE_LOCATIONS, STATE_PREFIX, reset_states
+from stsm_edge.streaming import STATE_PREFIX, reset_states
 
 DELEGATES = ("xnnpack", "coreml")
 # Graph nodes that move no data: tuple indexing of a delegate's outputs.

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 # ResNet depths by name (models/resnet.py builds each: BasicBlock for 18/34, Bottleneck for 50/101).
 RESNET_BACKBONES = {f"resnet{depth}": depth for depth in (18, 34, 50, 101)}
 BACKBONES = ("mobilenet_v2", *RESNET_BACKBONES)
+# A model's two deployable forms (forms.py), and where a stream keeps the shift's memory (streaming.py).
+FORMS = ("clip", "stream")
+STATE_LOCATIONS = ("explicit", "internal")
+# The checkpoint layouts the loader reads, in detection order (checkpoints.detect.LAYOUTS).
+LAYOUT_NAMES = ("mmaction2", "tsm-online", "tsm-mobilenet_v2", "tsm", "torchvision")
 
 DIM_LETTERS = "THW"
 

@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from stsm_edge.architectures import FORMS, STATE_LOCATIONS
 from stsm_edge.errors import CalibrationError, InputError
 from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.smoothing import RECOMMENDED, RECOMMENDED_SOURCE
-from stsm_edge.streaming import STATE_LOCATIONS, InternalStateModel, StateSpec, state_spec, to_streaming
-
-FORMS = ("clip", "stream")
+from stsm_edge.streaming import InternalStateModel, StateSpec, state_spec, to_streaming
 
 
 class ClipForm(nn.Module):

@@ -9,7 +9,7 @@ back from the parsed namespace.
 The groups: the model (`ModelFlags`), the shift (`ShiftFlags`), the runner (`RunnerFlags`, `RunnerSettings`),
 fitting (`FitFlags`, train and distill), the time step (`STEP_MS`), the benchmarks (`BenchFlags`) and the names many
 programs take (`OUT`, `DATA`, `MODEL`...) here; smoothing is `smoothing.SmoothingFlags`, a checkpoint from another
-tool `checkpoints.ForeignFlags`, the device `fit.device.DeviceConfig`. A command that needs its own words for a
+tool `ForeignFlags` and the device `DeviceConfig` here too. A command that needs its own words for a
 shared flag takes a use of it (`Flag.use`), which is still the one definition. Torch-free, as are the choices it
 names (stsm_edge.architectures), so `--help` answers at once."""
 
@@ -21,7 +21,8 @@ import types
 import typing
 from typing import Any, Mapping
 
-from stsm_edge.architectures import BACKBONES, METHODS
+from stsm_edge.architectures import BACKBONES, LAYOUT_NAMES, METHODS, PRESETS
+from stsm_edge.errors import InputError, WeightsError
 
 FLAG = "flag"  # the key of a field's metadata that holds its Flag
 
@@ -204,3 +205,52 @@ class FitFlags:
     prefetch = flag("batches each loader process keeps ready", flag="--prefetch")
     seed = SEED
     max_steps_per_epoch = flag("stop each epoch after this many steps (smoke runs)", flag="--max-steps")
+
+
+AMP_MODES = ("off", "bf16", "fp16")
+
+
+def parse_device(text: str) -> tuple[str, int | None]:
+    """`auto`, `cpu`, `cuda` or `cuda:N` -> (kind, index or None); anything else is a one-line error."""
+    kind, _, index = text.partition(":")
+    if kind in ("auto", "cpu", "cuda") and not index:
+        return kind, None
+    if kind == "cuda" and index.isdigit():
+        return kind, int(index)
+    raise InputError(f"--device: unknown device {text!r}; choose auto, cpu, cuda or cuda:N")
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceConfig:
+    """Where a fitting or scoring job runs (fit.device.Accelerator): train, distill, eval and the studies."""
+
+    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto: the local rank's GPU under torchrun, else the "
+                                 "first GPU, else the CPU)")
+    amp: str = option("off", "mixed precision: autocast in bf16, or fp16 with a grad scaler (GPUs only)",
+                      choices=AMP_MODES)
+    channels_last: bool = option(False, "the model's tensors in channels-last order (with --amp, much faster "
+                                        "convolutions on GPUs)")
+
+    def __post_init__(self) -> None:
+        parse_device(self.device)
+        if self.amp not in AMP_MODES:
+            raise InputError(f"--amp: unknown mode {self.amp!r}; choose {', '.join(AMP_MODES)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ForeignFlags:
+    """What a checkpoint from another tool does not record (checkpoints.LoadOptions.from_flags): every command that
+    opens a checkpoint takes these."""
+
+    labels: str | None = option(None, "class names, one per line (default: the checkpoint's; Kinetics-400's for "
+                                      "400 classes from another tool)")
+    method: str | None = ShiftFlags.method.use("the shift a checkpoint from another tool was trained with (default: "
+                                               "its layout's or MMAction2 config's, else tsm)",
+                                               choices=tuple(PRESETS)).field(None)
+    segments: int | None = ModelFlags.segments.use("its frames per clip (default: its MMAction2 config, else 8)"
+                                                   ).field(None)
+    layout: str | None = option(None, "read its keys in this layout (default: detected)", choices=LAYOUT_NAMES)
+
+    def __post_init__(self) -> None:
+        if self.segments is not None and self.segments < 1:
+            raise WeightsError(f"--segments must be >= 1, got {self.segments}")

@@ -21,8 +21,6 @@ from stsm_edge.errors import InputError
 from stsm_edge.models.tsn import ModelConfig, TemporalSegmentNetwork
 from stsm_edge.shift import SpatioTemporalShift, group_size, shift_frame
 
-# Where a stream keeps the shift's memory: the caller carries it (explicit) or the program does (internal).
-STATE_LOCATIONS = ("explicit", "internal")
 # Every state is named "state_<block path>"; buffers with this prefix are a stream's state, wherever they sit.
 STATE_PREFIX = "state_"
 

@@ -2,24 +2,34 @@
 one module checks is exported once per session, here, and the modules check the same file."""
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# pytest-xdist runs a worker per core (pyproject's addopts); each worker's torch gets its share of the cores, so
+# their thread pools do not fight over the same ones.
+torch.set_num_threads(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 # `pytest -m "not slow"` is the inner loop; CI runs everything. Besides the tests and modules marked slow, every test
 # that needs one of the default model's int8 exports (calibrated on motion clips and verified, tens of seconds each).
 SLOW_FIXTURES = {"default_int8"}
 
+# Every test that checks one set of the session's exports runs on the same worker (xdist's loadgroup), so each
+# artifact is still exported once; the other tests go to the workers file by file.
+EXPORT_GROUPS = {"small_artifact": "the small model's exports", "default_int8": "the default model's int8 exports"}
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if SLOW_FIXTURES & set(item.fixturenames):
+        used = set(item.fixturenames)
+        if SLOW_FIXTURES & used:
             item.add_marker(pytest.mark.slow)
+        group = next((group for fixture, group in EXPORT_GROUPS.items() if fixture in used), item.path.name)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +58,7 @@ def small_artifact(small_model, small_frames, tmp_path_factory):
     """small_artifact(target, form, precision, state="explicit") -> ExportResult of the small model, calibrated on
     its calibration frames and verified on held-out ones; exported on first use."""
     from small_models import LABELS, SPEC, T
-    from stsm_edge.converters import export_artifact
+    from stsm_edge.converters.base import export_artifact
 
     made: dict = {}
 
@@ -90,7 +100,7 @@ def default_int8(default_motion, tmp_path_factory):
     """default_int8(target, state="explicit") -> ExportResult of the default model's int8 stream, calibrated on 27 train
     clips and verified (the int8 bar and the controls of converters/base.py) on all 27 val clips; exported on first
     use."""
-    from stsm_edge.converters import export_artifact
+    from stsm_edge.converters.base import export_artifact
 
     bundle, _, frames = default_motion
     made: dict = {}

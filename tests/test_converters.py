@@ -33,7 +33,7 @@ from small_models import (
     split_frames,
     stream_logits,
 )
-from stsm_edge.converters import TARGETS, ExportJob, export_artifact, get_converter
+from stsm_edge.converters.base import TARGETS, ExportJob, export_artifact, get_converter
 from stsm_edge.converters.coreml import check_states, check_structure, describe
 from stsm_edge.converters.quantization import FLOAT_LEADING_CONVS
 

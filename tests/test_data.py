@@ -13,17 +13,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stsm_edge.data import (
-    ClipAugment,
-    VideoClipDataset,
-    VideoRecord,
-    dense_indices,
-    label_swap_map,
-    make_loader,
-    read_annotations,
-    read_labels,
-    segment_indices,
-)
+from stsm_edge.data.annotations import VideoRecord, read_annotations, read_labels
+from stsm_edge.data.augment import ClipAugment, label_swap_map
+from stsm_edge.data.dataset import VideoClipDataset, make_loader
+from stsm_edge.data.sampling import dense_indices, segment_indices
 from stsm_edge.data.sources import read_frames
 from stsm_edge.errors import InputError
 from stsm_edge.preprocess import PreprocessSpec, preprocess

@@ -14,10 +14,12 @@ from test_shift import reference_shift
 from stsm_edge.checkpoints import load_model, read_checkpoint, save_checkpoint
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.errors import InputError
-from stsm_edge.fit.device import Accelerator, DeviceConfig, Launch, Placement, place
-from stsm_edge.fit.distill import DistillConfig, distill, distillation
-from stsm_edge.fit.train import TrainConfig, make_optimizer, set_learning_rate, train, train_step
+from stsm_edge.fit.config import DistillConfig, TrainConfig
+from stsm_edge.fit.device import Accelerator, Launch, Placement, place
+from stsm_edge.fit.distill import distill, distillation
+from stsm_edge.fit.train import make_optimizer, set_learning_rate, train, train_step
 from stsm_edge.models import build_model
+from stsm_edge.options import DeviceConfig
 from stsm_edge.shift import spatiotemporal_shift
 
 TINY = dict(n_segments=4, size=32, width_mult=0.35, pretrained="none", batch_size=4, workers=0)
@@ -190,7 +192,9 @@ def test_a_checkpoint_of_a_channels_last_model_loads_as_the_same_model(tmp_path)
 
 
 def test_persistent_workers_see_the_epoch_set_after_they_started(motion_data):
-    from stsm_edge.data import ClipAugment, VideoClipDataset, make_loader, read_annotations
+    from stsm_edge.data.annotations import read_annotations
+    from stsm_edge.data.augment import ClipAugment
+    from stsm_edge.data.dataset import VideoClipDataset, make_loader
     from stsm_edge.preprocess import PreprocessSpec
 
     data = VideoClipDataset(read_annotations(motion_data / "train.txt")[:2], 4, PreprocessSpec.for_size(32, 32),

@@ -10,7 +10,7 @@ from test_weights_mmaction2 import FIXTURE, save_mmaction2_checkpoint, seeded_st
 from stsm_edge.architectures import PRESETS
 from stsm_edge.assets import kinetics_labels
 from stsm_edge.checkpoints import MMACTION2_PREPROCESS, load_model, load_weights, read_checkpoint, save_checkpoint
-from stsm_edge.data import read_annotations
+from stsm_edge.data.annotations import read_annotations
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.data.sources import read_frames
 from stsm_edge.defaults import IMAGENET_CONFIG

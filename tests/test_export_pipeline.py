@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from small_models import LABELS, SPEC, T, real_frames, small_causal_model
-from stsm_edge.converters import TARGETS, export_artifact, get_converter
+from stsm_edge.converters.base import TARGETS, export_artifact, get_converter
 
 from stsm_edge.data.sources import iter_frames
 from stsm_edge.errors import ArtifactError, CalibrationError, ExportError, InputError
@@ -239,7 +239,8 @@ def _memoryless(model) -> None:
 @pytest.fixture(scope="module")
 def default_verification(default_motion):
     """What `export` verifies the default model on when the user names nothing: the feeds of each clip."""
-    from stsm_edge.converters.plan import ExportPlan, export_frames
+    from stsm_edge.converters.export import export_frames
+    from stsm_edge.converters.plan import ExportPlan
 
     bundle, _, _ = default_motion
     frames = export_frames(bundle, ExportPlan(target="onnx", form="stream", precision="int8"), bundle.preprocess,

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from stsm_edge.app.cli import build_parser
+from stsm_edge.app.cli import COMMANDS, build_parser
 from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, add_options, definitions
 
 # The benchmarks' programs parse their own flags in main(); each is run up to its parse and the parser kept.
@@ -91,11 +91,27 @@ def test_a_copied_definition_is_caught(monkeypatch):
     assert redefined({"stsm-edge": build_parser(), "copy": copy})["--dims"] == ["copy", "stsm-edge"]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["info", "--help"], ["webcam", "--help"],
-                                  ["nonsense"], ["run"], ["info", "--method", "bogus"]])
+@pytest.mark.parametrize("argv", [["--help"], *([command, "--help"] for command in COMMANDS), ["nonsense"], ["run"],
+                                  ["info", "--method", "bogus"], ["train", "--data", "d"], ["export", "--target", "x"],
+                                  ["eval", "--default", "--data", "d", "--amp", "fp8"]])
 def test_help_and_usage_errors_load_no_torch(argv):
     """`--help` and usage errors answer at once: torch is imported inside the jobs only."""
     code = ("import sys\nfrom stsm_edge.app.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\nprint('ok')" % argv)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_the_torch_free_name_lists_match_what_they_name():
+    """The command line offers choices from lists it can read without torch; each must equal its source."""
+    from stsm_edge.architectures import LAYOUT_NAMES
+    from stsm_edge.checkpoints.detect import LAYOUTS
+    from stsm_edge.converters.base import REGISTRY, get_converter
+    from stsm_edge.converters.targets import PRECISIONS, TARGETS
+
+    assert LAYOUT_NAMES == tuple(LAYOUTS)
+    for target in TARGETS:
+        get_converter(target)
+    assert tuple(REGISTRY) == TARGETS
+    offered = {p for cls in REGISTRY.values() for p in cls.precisions}
+    assert set(PRECISIONS) == offered

@@ -19,7 +19,7 @@ from stsm_edge.benchmarks.harness import MODEL_PRESETS, Settings, build, model_f
 from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name, resolve_shift
 from stsm_edge.checkpoints import load_model, read_checkpoint, save_checkpoint
 from stsm_edge.data.motion import MotionSpec, make_motion_data
-from stsm_edge.fit.train import TrainConfig
+from stsm_edge.fit.config import TrainConfig
 from stsm_edge.models import ModelConfig, build_model
 from stsm_edge.models.insert import shift_sites
 

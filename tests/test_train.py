@@ -14,10 +14,12 @@ import pytest
 import torch
 
 from stsm_edge.checkpoints import load_model
-from stsm_edge.data import VideoClipDataset, read_annotations, read_labels
+from stsm_edge.data.annotations import read_annotations, read_labels
+from stsm_edge.data.dataset import VideoClipDataset
 from stsm_edge.data.motion import FLIP_PAIRS, MOTION_CLASSES, MotionSpec, _trajectory, make_motion_data
 from stsm_edge.data.sources import read_frames
-from stsm_edge.fit.train import TrainConfig, learning_rate, make_optimizer, set_learning_rate, train, train_step
+from stsm_edge.fit.config import TrainConfig
+from stsm_edge.fit.train import learning_rate, make_optimizer, set_learning_rate, train, train_step
 from stsm_edge.models import build_model
 from stsm_edge.preprocess import PreprocessSpec
 

@@ -30,8 +30,8 @@ from stsm_edge.checkpoints import load_model, save_checkpoint
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import DEFAULT_CHECKPOINT
 from stsm_edge.fileio import atomic_write_text, file_sha256
-from stsm_edge.fit.device import DeviceConfig
-from stsm_edge.fit.distill import DistillConfig, distill
+from stsm_edge.fit.config import DistillConfig
+from stsm_edge.fit.distill import distill
 from stsm_edge.fit.evaluate import evaluate
 from stsm_edge.models import build_model
 from stsm_edge.options import (
@@ -41,6 +41,7 @@ from stsm_edge.options import (
     TEACHER,
     TEMPERATURE,
     WORK,
+    DeviceConfig,
     FitFlags,
     add_flag,
     add_options,

@@ -30,16 +30,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stsm_edge.converters.plan import ExportPlan, export_model
+from stsm_edge.converters.export import export_model
+from stsm_edge.converters.plan import ExportPlan
 
 from stsm_edge.architectures import ShiftConfig, resolve_shift
 from stsm_edge.checkpoints import load_model
-from stsm_edge.data import make_loader, read_annotations
+from stsm_edge.data.annotations import read_annotations
+from stsm_edge.data.dataset import make_loader
 from stsm_edge.data.motion import MOTION_CLASSES, make_motion_data
 from stsm_edge.fileio import atomic_output, atomic_write_text
-from stsm_edge.fit.device import DeviceConfig
+from stsm_edge.fit.config import TrainConfig
 from stsm_edge.fit.evaluate import evaluate
-from stsm_edge.fit.train import TrainConfig, train
+from stsm_edge.fit.train import train
 from stsm_edge.models import build_model
 from stsm_edge.models.cost import model_cost
 from stsm_edge.options import (
@@ -48,6 +50,7 @@ from stsm_edge.options import (
     OUT,
     STEP_MS,
     WORK,
+    DeviceConfig,
     FitFlags,
     ModelFlags,
     add_flag,

@@ -20,6 +20,8 @@ from stsm_edge.options import (
     MODEL,
     OUT,
     SEED,
+    DeviceConfig,
+    ForeignFlags,
     RunnerSettings,
     add_flag,
     add_options,
@@ -52,13 +54,20 @@ def cmd_classify(args):
     say(classify_report(args.image and Path(args.image)))
 
 
+def _load_options(args):
+    """What the command line says about a checkpoint from another tool (checkpoints.LoadOptions)."""
+    from stsm_edge.checkpoints import LoadOptions
+
+    return LoadOptions.from_flags(config_from(ForeignFlags, args))
+
+
 def cmd_export(args):
-    from stsm_edge.checkpoints import ForeignFlags
-    from stsm_edge.converters.plan import ExportPlan, export_model
+    from stsm_edge.converters.export import export_model
+    from stsm_edge.converters.plan import ExportPlan
     from stsm_edge.defaults import model_bundle
 
     plan = config_from(ExportPlan, args)  # checked before a model is loaded
-    bundle = model_bundle(_which(args), config_from(ForeignFlags, args).load_options())
+    bundle = model_bundle(_which(args), _load_options(args))
     summary = export_model(bundle, plan, Progress("export", "artifact", args.quiet))
     say(summary.report())
     return 0 if summary.passed else 1
@@ -109,38 +118,36 @@ def cmd_make_motion_data(args):
 
 
 def cmd_train(args):
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.train import TrainConfig, train
+    from stsm_edge.fit.config import TrainConfig
+    from stsm_edge.fit.train import train
 
     config = config_from(TrainConfig, args)
     say(f"best checkpoint: {train(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_distill(args):
-    from stsm_edge.checkpoints import ForeignFlags
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.distill import DistillConfig, distill
+    from stsm_edge.fit.config import DistillConfig
+    from stsm_edge.fit.distill import distill
 
     config = config_from(DistillConfig, args, teacher_flags=config_from(ForeignFlags, args))
     say(f"best checkpoint: {distill(config, args.resume, device=config_from(DeviceConfig, args))}")
 
 
 def cmd_eval(args):
-    from stsm_edge.checkpoints import ForeignFlags
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.evaluate import EvalSettings, evaluate_model, plot_confusion
+    from stsm_edge.fit.config import EvalSettings, LiveSettings
+    from stsm_edge.fit.evaluate import evaluate_model, plot_confusion
 
     if args.live:
-        from stsm_edge.fit.live import LiveSettings, evaluate_live_model
+        from stsm_edge.fit.live import evaluate_live_model
         from stsm_edge.smoothing import SmoothingFlags
 
         settings = config_from(EvalSettings, args)
         run = evaluate_live_model(_which(args), settings, config_from(LiveSettings, args),
-                                  config_from(SmoothingFlags, args), config_from(ForeignFlags, args).load_options())
+                                  config_from(SmoothingFlags, args), _load_options(args))
         say(run.report(Path(settings.data)))
         return
     settings, progress = config_from(EvalSettings, args), Progress("evaluating", "clip", args.quiet)
-    run = evaluate_model(_which(args), settings, config_from(ForeignFlags, args).load_options(), progress,
+    run = evaluate_model(_which(args), settings, _load_options(args), progress,
                          config_from(DeviceConfig, args))
     progress.close()
     say(run.report(Path(settings.data)))
@@ -182,8 +189,6 @@ def _models(p, *names: str) -> None:
     for name in names:
         add_flag(group, MODEL_FLAGS[name], f"--{name}")
     if "checkpoint" in names:  # a checkpoint from another tool records neither its shift nor its labels
-        from stsm_edge.checkpoints import ForeignFlags
-
         add_options(p, ForeignFlags)
 
 
@@ -248,8 +253,7 @@ def _make_motion_data_arguments(p) -> None:
 
 
 def _train_arguments(p) -> None:
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.train import TrainConfig
+    from stsm_edge.fit.config import TrainConfig
 
     add_flag(p, RESUME)
     add_options(p, TrainConfig)
@@ -257,9 +261,7 @@ def _train_arguments(p) -> None:
 
 
 def _distill_arguments(p) -> None:
-    from stsm_edge.checkpoints import ForeignFlags
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.distill import DistillConfig
+    from stsm_edge.fit.config import DistillConfig
 
     add_flag(p, RESUME)
     add_options(p, DistillConfig)
@@ -268,9 +270,7 @@ def _distill_arguments(p) -> None:
 
 
 def _eval_arguments(p) -> None:
-    from stsm_edge.fit.device import DeviceConfig
-    from stsm_edge.fit.evaluate import EvalSettings
-    from stsm_edge.fit.live import LiveSettings
+    from stsm_edge.fit.config import EvalSettings, LiveSettings
     from stsm_edge.smoothing import SmoothingFlags
 
     add_flag(p, QUIET)

@@ -16,7 +16,8 @@ from stsm_edge.app.info import shift_report
 from stsm_edge.app.recognize import compare_window, recognize_video, write_predictions
 from stsm_edge.checkpoints import ModelBundle
 from stsm_edge.console import Progress, say, table
-from stsm_edge.converters.plan import DEFAULT_VERIFY_VIDEO, ExportPlan, export_model
+from stsm_edge.converters.export import DEFAULT_VERIFY_VIDEO, export_model
+from stsm_edge.converters.plan import ExportPlan
 from stsm_edge.data.motion import make_motion_data
 from stsm_edge.defaults import default_model
 from stsm_edge.errors import StsmEdgeError, TargetUnavailable

@@ -5,7 +5,6 @@ from stsm_edge.checkpoints.detect import LAYOUTS, detect_layout, resolve_layout
 from stsm_edge.checkpoints.files import Layout, apply_key_map, read_checkpoint, state_dict_of
 from stsm_edge.checkpoints.labels import read_label_file
 from stsm_edge.checkpoints.loader import (
-    ForeignFlags,
     Found,
     Inferred,
     LoadOptions,
@@ -20,7 +19,7 @@ from stsm_edge.models import LoadReport, load_state_dict
 
 __all__ = [
     "CHECKPOINT_FORMAT", "LAYOUTS", "MMACTION2_MEAN_0_255", "MMACTION2_PREPROCESS", "MMACTION2_STD_0_255",
-    "ForeignFlags", "Found", "Inferred", "Layout", "LoadOptions", "LoadReport", "ModelBundle", "WeightsError",
+    "Found", "Inferred", "Layout", "LoadOptions", "LoadReport", "ModelBundle", "WeightsError",
     "apply_key_map", "detect_layout", "load_model", "load_state_dict", "load_weights", "pack_checkpoint",
     "read_checkpoint", "read_label_file", "resolve_layout", "save_checkpoint", "state_dict_of",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import Tensor
 
 from stsm_edge.architectures import PRESETS, ShiftConfig, preset_name
-from stsm_edge.checkpoints.detect import LAYOUTS, resolve_layout
+from stsm_edge.checkpoints.detect import resolve_layout
 from stsm_edge.checkpoints.files import Layout, apply_key_map, read_checkpoint, state_dict_of
 from stsm_edge.checkpoints.labels import default_labels, read_label_file
 from stsm_edge.checkpoints.mmaction2 import recorded_model
@@ -23,7 +23,7 @@ from stsm_edge.fileio import file_sha256
 from stsm_edge.models import WEIGHTS, LoadReport, ModelConfig, TemporalSegmentNetwork, build_model, load_state_dict
 from stsm_edge.models.resnet import RESNETS, Bottleneck
 from stsm_edge.models.weights import HEAD_KEYS, load_registered
-from stsm_edge.options import ModelFlags, ShiftFlags, option
+from stsm_edge.options import ForeignFlags
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.timebase import TimeStep
 
@@ -108,25 +108,10 @@ class LoadOptions:
     layout: str | None = None  # default: detected from the keys
     labels: Path | None = None  # a text file, one class name per line, line i naming class i
 
-
-@dataclass(frozen=True)
-class ForeignFlags:
-    """LoadOptions as the command line gives them; every command that opens a checkpoint takes these."""
-
-    labels: str | None = option(None, "class names, one per line (default: the checkpoint's; Kinetics-400's for "
-                                      "400 classes from another tool)")
-    method: str | None = ShiftFlags.method.use("the shift a checkpoint from another tool was trained with (default: "
-                                               "its layout's or MMAction2 config's, else tsm)",
-                                               choices=tuple(PRESETS)).field(None)
-    segments: int | None = ModelFlags.segments.use("its frames per clip (default: its MMAction2 config, else 8)"
-                                                   ).field(None)
-    layout: str | None = option(None, "read its keys in this layout (default: detected)", choices=tuple(LAYOUTS))
-
-    def load_options(self) -> LoadOptions:
-        if self.segments is not None and self.segments < 1:
-            raise WeightsError(f"--segments must be >= 1, got {self.segments}")
-        return LoadOptions(shift=PRESETS[self.method] if self.method else None, n_segments=self.segments,
-                           layout=self.layout, labels=Path(self.labels) if self.labels else None)
+    @classmethod
+    def from_flags(cls, flags: ForeignFlags) -> LoadOptions:
+        return cls(shift=PRESETS[flags.method] if flags.method else None, n_segments=flags.segments,
+                   layout=flags.layout, labels=Path(flags.labels) if flags.labels else None)
 
 
 RESNET_BLOCK = r"(?:^|\.)layer([1-4])\.(\d+)\.(conv\d|bn\d|downsample)\b"  # MMAction2's MobileNetV2 has layerN.i.conv

@@ -14,13 +14,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stsm_edge.data.annotations import VideoRecord
 from stsm_edge.data.augment import ClipAugment
-from stsm_edge.data.sampling import dense_indices, segment_indices, timed_indices
+from stsm_edge.data.sampling import SAMPLINGS, dense_indices, segment_indices, timed_indices
 from stsm_edge.data.sources import read_frames
 from stsm_edge.errors import InputError
 from stsm_edge.preprocess import PreprocessSpec, preprocess
 from stsm_edge.video import video_info
-
-SAMPLINGS = ("segment", "dense", "timed")
 
 
 class VideoClipDataset(Dataset):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SAMPLINGS = ("segment", "dense", "timed")  # TSN segments, every n-th frame, frames a fixed time step apart
+
 
 def _check(num_frames: int, n_segments: int) -> None:
     if num_frames < 1:

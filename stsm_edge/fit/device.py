@@ -1,6 +1,6 @@
 """Where a fitting or scoring job runs: the device, mixed precision and the memory format.
 
-One option group (`DeviceConfig`: --device, --amp, --channels-last) that train, distill and eval share. `place`
+The option group (`stsm_edge.options.DeviceConfig`: --device, --amp, --channels-last) is resolved here. `place`
 turns the request into a device and, under torchrun, the process group's backend; it is a pure function of the
 request, the launcher's environment and the number of GPUs torch sees, so every torchrun case can be checked on
 a machine with none. `Accelerator` is the resolved group: it moves models and batches, runs forward passes under
@@ -18,36 +18,10 @@ import torch
 from torch import nn
 
 from stsm_edge.errors import InputError
-from stsm_edge.options import option
+from stsm_edge.options import DeviceConfig, parse_device
 
-AMP_MODES = ("off", "bf16", "fp16")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 GRAD_CLIP = 20.0  # TSM clips at 20: early fine-tuning steps can spike
-
-
-def parse_device(text: str) -> tuple[str, int | None]:
-    """`auto`, `cpu`, `cuda` or `cuda:N` -> (kind, index or None); anything else is a one-line error."""
-    kind, _, index = text.partition(":")
-    if kind in ("auto", "cpu", "cuda") and not index:
-        return kind, None
-    if kind == "cuda" and index.isdigit():
-        return kind, int(index)
-    raise InputError(f"--device: unknown device {text!r}; choose auto, cpu, cuda or cuda:N")
-
-
-@dataclass(frozen=True)
-class DeviceConfig:
-    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto: the local rank's GPU under torchrun, else the "
-                                 "first GPU, else the CPU)")
-    amp: str = option("off", "mixed precision: autocast in bf16, or fp16 with a grad scaler (GPUs only)",
-                      choices=AMP_MODES)
-    channels_last: bool = option(False, "the model's tensors in channels-last order (with --amp, much faster "
-                                        "convolutions on GPUs)")
-
-    def __post_init__(self) -> None:
-        parse_device(self.device)
-        if self.amp not in AMP_MODES:
-            raise InputError(f"--amp: unknown mode {self.amp!r}; choose {', '.join(AMP_MODES)}")
 
 
 @dataclass(frozen=True)

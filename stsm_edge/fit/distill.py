@@ -17,70 +17,23 @@ preprocessing and the student's shift.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from stsm_edge.architectures import METHODS, resolve_shift
-from stsm_edge.checkpoints import ForeignFlags, load_model
-from stsm_edge.data import ClipAugment, VideoRecord, read_annotations
+from stsm_edge.checkpoints import LoadOptions, load_model
+from stsm_edge.data.annotations import VideoRecord, read_annotations
+from stsm_edge.data.augment import ClipAugment
 from stsm_edge.errors import InputError
-from stsm_edge.fit.device import Accelerator, DeviceConfig
-from stsm_edge.fit.train import Fit, Objective, TrainConfig, report_time_step, run_fit
-from stsm_edge.models import TemporalSegmentNetwork, build_model, load_state_dict
-from stsm_edge.options import STEP_MS, TEACHER, TEMPERATURE, FitFlags, ShiftFlags, option
+from stsm_edge.fit.config import DistillConfig
+from stsm_edge.fit.device import Accelerator
+from stsm_edge.fit.train import Fit, Objective, report_time_step, run_fit
+from stsm_edge.models import build_model, load_state_dict
+from stsm_edge.options import DeviceConfig
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
-
-
-@dataclass
-class DistillConfig:
-    teacher: str = TEACHER.use(TEACHER.help + " (the student starts from its weights)").field()
-    videos: str = option(help="a folder of videos, or a list (its labels are read only with --label-weight > 0)")
-    out: str = FitFlags.out.field()
-    student_method: str = option("stsm_causal", "the student's shift: a preset, or custom with --dims/--fold-div/"
-                                 "--causal", flag="--student-preset", choices=METHODS)
-    dims: str | None = ShiftFlags.dims.field(None)
-    fold_div: int | None = ShiftFlags.fold_div.field(None)
-    causal: bool | None = ShiftFlags.causal.field(None)
-    temperature: float = TEMPERATURE.field(4.0)
-    label_weight: float = option(0.0, "weight of cross-entropy on the list's labels (0: labels never read)")
-    val: str | None = option(None, "a labelled list: its top-1 after each epoch picks best.pt")
-    epochs: int = FitFlags.epochs.field(4)
-    batch_size: int = FitFlags.batch_size.field(8)
-    # The student starts at the teacher's optimum and needs small steps: on an ImageNet teacher (1000 classes,
-    # T = 4) one SGD step at 1e-3 raised the KD loss 20x, while 8 steps at 1e-4 halved it.
-    lr: float = FitFlags.lr.field(1e-4)
-    workers: int = FitFlags.workers.field(2)
-    prefetch: int = FitFlags.prefetch.field(2)
-    seed: int = FitFlags.seed.field(0)
-    step_ms: float | None = STEP_MS.field(None)
-    max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
-    # For a teacher from another tool, which does not record them: the same flags as every command that opens a
-    # checkpoint (stsm_edge.checkpoints.ForeignFlags), given to the CLI beside this config's own.
-    teacher_flags: ForeignFlags = field(default_factory=ForeignFlags)
-
-    def __post_init__(self) -> None:
-        try:
-            resolve_shift(self.student_method, self.dims, self.fold_div, self.causal)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        self.teacher_flags.load_options()  # its own checks (--segments >= 1) before any slow step
-        if self.temperature <= 0:
-            raise InputError(f"--temperature must be > 0, got {self.temperature:g}")
-        if not 0.0 <= self.label_weight < 1.0:
-            raise InputError(f"--label-weight must be in [0, 1), got {self.label_weight:g}")
-
-    def train_config(self, teacher: TemporalSegmentNetwork, size: int) -> TrainConfig:
-        """The student's training settings: the teacher's backbone, width, T and input size, this shift."""
-        t = teacher.config
-        return TrainConfig(data=self.videos, out=self.out, method=self.student_method, dims=self.dims,
-                           fold_div=self.fold_div, causal=self.causal, n_segments=t.n_segments, backbone=t.backbone,
-                           width_mult=t.width_mult, size=size, pretrained=self.teacher, epochs=self.epochs,
-                           batch_size=self.batch_size, lr=self.lr, dropout=t.dropout, workers=self.workers,
-                           prefetch=self.prefetch, seed=self.seed, step_ms=self.step_ms, max_steps_per_epoch=self.max_steps_per_epoch)
 
 
 def unlabelled_records(source: Path) -> list[VideoRecord]:
@@ -123,7 +76,7 @@ def distill(config: DistillConfig, resume: str | Path | None = None, log=print,
             device: DeviceConfig | None = None) -> Path:
     """Distil; returns the path of the best checkpoint (by val top-1 with --val, else by agreement with the teacher)."""
     accelerator = Accelerator.open(device)  # a device that cannot be had is refused before anything is read
-    bundle = load_model(Path(config.teacher), config.teacher_flags.load_options())
+    bundle = load_model(Path(config.teacher), LoadOptions.from_flags(config.teacher_flags))
     teacher = accelerator.prepare(bundle.model.eval())
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)

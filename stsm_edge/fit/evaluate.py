@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stsm_edge.data import VideoClipDataset, read_annotations
+from stsm_edge.data.annotations import read_annotations
+from stsm_edge.data.dataset import VideoClipDataset
 from stsm_edge.errors import InputError
 from stsm_edge.fileio import atomic_output
-from stsm_edge.fit.device import Accelerator, DeviceConfig
-from stsm_edge.options import DATA, STEP_MS, RunnerFlags, option
+from stsm_edge.fit.config import EvalSettings
+from stsm_edge.fit.device import Accelerator
+from stsm_edge.options import DeviceConfig
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.runtimes.base import Runtime, open_model
 from stsm_edge.video import iter_video_timed
@@ -154,26 +156,6 @@ class EvalRun:
     def report(self, data: Path) -> str:
         return (f"{self.name} ({self.runtime.format}, {self.runtime.form}) on {Path(data).name}: {self.result.count} "
                 f"clips, {self.how}\ntop-1: {self.result.top1:.2%}\ntop-5: {self.result.top5:.2%}")
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    data: str = DATA.use("annotation list (`path label` or `path num_frames label`)").field()
-    limit: int | None = option(None, "only the first N clips")
-    live: bool = option(False, "evaluate what a person sees: the clips as continuous streams (back to back, and "
-                               "with 'no motion' pauses) through the runner with its smoothing; reaction time, "
-                               "streaming accuracy, false switches (see --live-fps)")
-    play_fps: float | None = option(None, "evaluate as deployed: play each clip through the runner as a live stream "
-                                          "at N fps (resampled by timestamp) and score the label shown at its end")
-    step_ms: float | None = STEP_MS.field(None)  # with --play-fps
-    no_pacing: bool = RunnerFlags.no_pacing.field(False)  # with --play-fps
-    threads: int | None = RunnerFlags.threads.field(None)
-
-    def __post_init__(self) -> None:
-        if self.play_fps is not None and self.play_fps <= 0:
-            raise InputError(f"--play-fps must be > 0, got {self.play_fps:g}")
-        if self.live and self.play_fps is not None:
-            raise InputError("--live plays continuous streams at --live-fps; --play-fps is for clip by clip")
 
 
 def evaluate_model(model: str | Path, settings: EvalSettings, options=None, progress=None,

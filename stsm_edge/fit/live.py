@@ -24,31 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from stsm_edge.data import read_annotations
+from stsm_edge.data.annotations import read_annotations
 from stsm_edge.errors import InputError
+from stsm_edge.fit.config import LiveSettings
 from stsm_edge.fit.evaluate import played_frames
-from stsm_edge.options import option
 from stsm_edge.runner import NO_ACTION, FrameBufferRunner
 from stsm_edge.smoothing import Smoother, SmoothingConfig, SmoothingFlags
 
 PAUSE_LABEL = "no motion"  # the class a pause shows; a model without it gets streams without pauses
-
-
-@dataclass(frozen=True)
-class LiveSettings:
-    fps: float = option(30.0, "with --live: the stream's frame rate (each clip filmed at it; render the clips at "
-                              "it, make-motion-data --fps, for motion sampled at that rate)", flag="--live-fps")
-    repeats: int = option(2, "with --live: each action's clip is played this many times in a row")
-    pause_s: tuple[float, float] = option((0.5, 3.0), "with --live: a pause's length is drawn from [MIN, MAX] "
-                                                      "seconds", flag="--pause-s")
-    settle_s: float = option(0.5, "with --live: streaming accuracy 'after' skips each action's first N seconds")
-    seed: int = option(0, "with --live: the order of actions and the pause lengths", flag="--stream-seed")
-
-    def __post_init__(self) -> None:
-        if self.fps <= 0 or self.repeats < 1 or self.settle_s < 0:
-            raise InputError("--live-fps must be > 0, --repeats >= 1 and --settle-s >= 0")
-        if len(self.pause_s) != 2 or not 0 < self.pause_s[0] <= self.pause_s[1]:
-            raise InputError("--pause-s takes MIN MAX seconds with 0 < MIN <= MAX")
 
 
 @dataclass(frozen=True)

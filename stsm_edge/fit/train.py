@@ -17,7 +17,6 @@ stsm-edge checkpoints `load_model` reads, holding CPU tensors whatever device tr
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -32,98 +31,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from stsm_edge.architectures import ShiftConfig, resolve_shift
 from stsm_edge.checkpoints import load_state_dict, load_weights, read_checkpoint, save_checkpoint
-from stsm_edge.data import ClipAugment, VideoClipDataset, label_swap_map, make_loader, read_annotations, read_labels
-from stsm_edge.data.dataset import SAMPLINGS
-from stsm_edge.errors import InputError
-from stsm_edge.fit.device import Accelerator, DeviceConfig
-from stsm_edge.models import ModelConfig, TemporalSegmentNetwork, build_model
-from stsm_edge.options import DATA, STEP_MS, FitFlags, ModelFlags, ShiftFlags, option
+from stsm_edge.data.annotations import read_annotations, read_labels
+from stsm_edge.data.augment import ClipAugment, label_swap_map
+from stsm_edge.data.dataset import VideoClipDataset, make_loader
+from stsm_edge.fit.config import TrainConfig
+from stsm_edge.fit.device import Accelerator
+from stsm_edge.models import TemporalSegmentNetwork, build_model
+from stsm_edge.options import DeviceConfig
 from stsm_edge.preprocess import PreprocessSpec
-from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, step_from_ms, training_time_step
+from stsm_edge.timebase import MEASURED_CLIPS, TimeStep, training_time_step
 from stsm_edge.video import video_info
-
-
-def flip_pair(text: str) -> tuple[str, str]:
-    """`A:B`, two labels a horizontal flip swaps."""
-    if text.count(":") != 1:
-        raise argparse.ArgumentTypeError(f"expected A:B, got {text!r}")
-    first, second = text.split(":")
-    return first, second
-
-
-@dataclass
-class TrainConfig:
-    data: str = DATA.use("folder with train.txt, labels.txt and optionally val.txt").field()
-    out: str = FitFlags.out.field()
-    method: str = ShiftFlags.method.field("stsm_causal")
-    dims: str | None = ShiftFlags.dims.field(None)
-    fold_div: int | None = ShiftFlags.fold_div.field(None)
-    causal: bool | None = ShiftFlags.causal.field(None)
-    n_segments: int = ModelFlags.segments.field(8)
-    backbone: str = ModelFlags.backbone.field("mobilenet_v2")
-    width_mult: float = 1.0
-    size: int = ModelFlags.size.field(112)
-    pretrained: str = option("imagenet", "imagenet, none, or a checkpoint of any layout (its head kept if it fits)")
-    epochs: int = FitFlags.epochs.field(8)
-    batch_size: int = FitFlags.batch_size.field(8)
-    lr: float = FitFlags.lr.field(0.005)
-    schedule: str = option("cosine", "cosine, or step: x0.1 at each of --lr-steps", choices=("cosine", "step"))
-    lr_steps: tuple[int, ...] = option((5, 7), "epochs of x0.1 decay (step schedule)")
-    warmup_epochs: float = 0.5
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    dropout: float = option(0.5, "")
-    workers: int = FitFlags.workers.field(2)
-    prefetch: int = FitFlags.prefetch.field(2)
-    seed: int = FitFlags.seed.field(0)
-    flip_pairs: tuple[tuple[str, str], ...] | None = option(
-        None, "labels a horizontal flip swaps (repeat; default: the data folder's meta.json)", flag="--flip-pair",
-        action="append", type=flip_pair, nargs=None, metavar="A:B")
-    max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
-    sampling: str = option("segment", "which frames a clip gives: T segments (TSN) or every --dense-stride-th",
-                           choices=("segment", "dense"))
-    dense_stride: int = option(2, "")
-    step_ms: float | None = STEP_MS.field(None)
-
-    def __post_init__(self) -> None:
-        try:
-            resolve_shift(self.method, self.dims, self.fold_div, self.causal)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        if self.schedule not in ("cosine", "step"):
-            raise InputError(f"unknown schedule {self.schedule!r}; choose cosine or step")
-        if self.step_ms is not None:
-            step_from_ms(self.step_ms)  # a one-line error for a step <= 0
-            self.sampling = "timed"
-        if self.sampling not in SAMPLINGS:
-            raise InputError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLINGS)}")
-        if self.sampling == "timed" and self.step_ms is None:
-            raise InputError("timed sampling needs --step-ms")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InputError("epochs and batch size must be >= 1 and the learning rate > 0")
-        if self.workers < 0 or self.prefetch < 1:
-            raise InputError("--workers must be >= 0 and --prefetch >= 1")
-
-    @property
-    def shift(self) -> ShiftConfig:
-        return resolve_shift(self.method, self.dims, self.fold_div, self.causal)
-
-    @property
-    def step_seconds(self) -> float | None:
-        return None if self.step_ms is None else self.step_ms / 1e3
-
-    def dataset(self, records, spec: PreprocessSpec, *, train: bool, **kwargs) -> VideoClipDataset:
-        """Clips sampled as this run samples them, for training (random offsets) or validation (centred)."""
-        return VideoClipDataset(records, self.n_segments, spec, train=train, sampling=self.sampling,
-                                dense_stride=self.dense_stride, step_seconds=self.step_seconds, **kwargs)
-
-    def model_config(self, num_classes: int) -> ModelConfig:
-        shift = self.shift
-        return ModelConfig(backbone=self.backbone, num_classes=num_classes, n_segments=self.n_segments,
-                           dims=shift.dims, fold_div=shift.fold_div, causal=shift.causal, width_mult=self.width_mult,
-                           dropout=self.dropout)
 
 
 @dataclass
