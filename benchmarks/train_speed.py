@@ -3,13 +3,16 @@
 Each row runs the training loop itself (`fit_epoch`, what `train` and `distill` run) for a few warm-up steps, then
 for `--steps` timed ones, and reports clips/s, the share of the step time spent waiting for the next batch, and
 the peak memory (GPU: the allocator's peak; CPU: the process's peak resident memory, reset before each row).
-Batches come either from the real data path (`decoded`: motion clips decoded, sampled, augmented and
-preprocessed by the loader's workers) or from one `synthetic` batch already on the device (no data path at all).
+Batches come from the real data path (`decoded`: motion clips decoded, sampled, augmented and preprocessed by the
+loader's workers; `cached`: the same, reading each video's frames from the decoded-frame cache, as every epoch after
+the first does with `--frame-cache`), or from one `synthetic` batch already on the device (no data path at all).
 `load` rows time the data path alone (the loader's clips/s with no model), to say where the time goes.
-The ratios (GPU over CPU, AMP over fp32, decoded over synthetic) are taken between rows of the same run.
+The ratios (GPU over CPU, AMP over fp32, decoded over synthetic, cached over decoded) are taken between rows of the
+same run.
 
     python -m stsm_edge.benchmarks.train_speed                      # every device torch sees, fp32 and bf16
     python -m stsm_edge.benchmarks.train_speed --devices cpu --batch-size 4 --steps 3
+    python -m stsm_edge.benchmarks.train_speed --jobs load --batches decoded cached   # the data path alone
 
 Writes benchmarks/results/train_speed-<name>.json and .md (--out for another folder).
 """
@@ -38,13 +41,13 @@ from stsm_edge.fit.device import Accelerator
 from stsm_edge.fit.distill import distillation
 from stsm_edge.fit.train import Fit, TrainConfig, fit_epoch, make_optimizer
 from stsm_edge.models import build_model
-from stsm_edge.options import DeviceConfig
+from stsm_edge.options import OUT, WORK, BenchFlags, DeviceConfig, DeviceFlags, FitFlags, add_flag
 from stsm_edge.preprocess import PreprocessSpec
 
 SCHEMA, VERSION = "stsm-edge/train-speed", 1
 HERE = Path(__file__).resolve().parent
 JOBS = ("train", "distill", "load")
-DATA = ("synthetic", "decoded")
+BATCHES = ("synthetic", "decoded", "cached")
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,10 @@ def batch_size(row: Row, args: argparse.Namespace) -> int:
 
 
 def build_fit(row: Row, args: argparse.Namespace, accelerator: Accelerator, records, labels) -> Fit:
+    cache = args.work / "frame_cache" if row.data == "cached" else None
     config = TrainConfig(data=str(args.work), out=str(args.work / "unused"), method="stsm_causal", size=row.size,
                          batch_size=batch_size(row, args), workers=args.workers, prefetch=args.prefetch,
-                         pretrained="none")
+                         frame_cache=cache and str(cache), pretrained="none")
     spec = PreprocessSpec.for_size(row.size, row.size)
     train_set = config.dataset(records, spec, train=True, augment=ClipAugment(flip_label_map={}))
     model = build_model(config.model_config(len(labels)))
@@ -108,6 +112,9 @@ def build_fit(row: Row, args: argparse.Namespace, accelerator: Accelerator, reco
 def measure(row: Row, args: argparse.Namespace, records, labels) -> dict:
     accelerator = Accelerator.open(DeviceConfig(row.device, row.amp, args.channels_last), env={})
     fit = build_fit(row, args, accelerator, records, labels)
+    if fit.train_set.frame_cache is not None:  # filled before timing: the rows time the epochs after the first
+        for record in dict.fromkeys(records):
+            fit.train_set.frame_cache.read(record.path, record.num_frames)
     loader = make_loader(fit.train_set, batch_size(row, args), shuffle=True, workers=args.workers,
                          pin_memory=accelerator.pin_memory, prefetch=args.prefetch)
     if row.job == "load":
@@ -158,7 +165,7 @@ def plan(args: argparse.Namespace) -> list[Row]:
     for size, job, device, amp in itertools.product(args.sizes, args.jobs, args.devices, args.amp):
         if job == "load":
             if device == args.devices[0] and amp == args.amp[0]:  # the data path does not depend on either
-                rows.append(Row(job, size, "cpu", "off", "decoded"))
+                rows += [Row(job, size, "cpu", "off", data) for data in args.data if data != "synthetic"]
             continue
         if amp == "fp16" and device == "cpu":
             continue
@@ -167,7 +174,8 @@ def plan(args: argparse.Namespace) -> list[Row]:
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """GPU / CPU, AMP / fp32 and decoded / synthetic: clips/s of two rows of this run that differ in one setting."""
+    """GPU / CPU, AMP / fp32, decoded / synthetic and cached / decoded: clips/s of two rows of this run that differ
+    in one setting."""
     by_key = {tuple(r[k] for k in ("job", "size", "device", "amp", "data")): r for r in rows}
     found = []
     for (job, size, device, amp, data), row in by_key.items():
@@ -178,6 +186,8 @@ def ratios(rows: list[dict]) -> list[dict]:
             pairs.append((f"{amp} / off", (job, size, device, "off", data)))
         if data == "decoded" and job != "load":
             pairs.append(("decoded / synthetic", (job, size, device, amp, "synthetic")))
+        if data == "cached":
+            pairs.append(("cached / decoded", (job, size, device, amp, "decoded")))
         for what, other in pairs:
             if other in by_key:
                 found.append({"what": what, "job": job, "size": size, "device": device, "amp": amp, "data": data,
@@ -226,19 +236,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[112, 224])
     parser.add_argument("--devices", nargs="+", default=["cpu", *gpus], help="cpu, cuda, cuda:N")
-    parser.add_argument("--amp", nargs="+", choices=("off", "bf16", "fp16"), default=["off", "bf16"])
-    parser.add_argument("--data", nargs="+", choices=DATA, default=list(DATA))
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=32)
+    add_flag(parser, DeviceFlags.amp, nargs="+", default=["off", "bf16"], help="each mode a row")
+    parser.add_argument("--batches", nargs="+", choices=BATCHES, default=list(BATCHES), dest="data",
+                        help="where batches come from: one batch already on the device, the loader decoding "
+                             "videos, or the loader reading the decoded-frame cache")
+    add_flag(parser, DeviceFlags.channels_last, action="store_true")
+    add_flag(parser, FitFlags.batch_size, type=int, default=32, help="clips per batch (GPU rows)")
     parser.add_argument("--cpu-batch-size", type=int, default=8, help="the CPU rows' (they are far slower)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per row")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--prefetch", type=int, default=2)
-    parser.add_argument("--name", help="device name in the file name (default: CPU model, cores, GPU)")
-    parser.add_argument("--note", help="what the reader should know about this run (a shared machine, say)")
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--work", type=Path, default=Path("runs/train_speed"), help="the rendered clips")
+    add_flag(parser, BenchFlags.warmup, type=int, default=2, help="untimed steps before each row's timed ones")
+    add_flag(parser, FitFlags.workers, type=int, default=2)
+    add_flag(parser, FitFlags.prefetch, type=int, default=2)
+    add_flag(parser, BenchFlags.device_name, help="the device in the results' file name (default: CPU model, "
+                                                 "cores, GPU)")
+    add_flag(parser, BenchFlags.note)
+    add_flag(parser, OUT, type=Path, default=HERE / "results", help="where the results go")
+    add_flag(parser, WORK, type=Path, default=Path("runs/train_speed"), help="the rendered clips and their "
+                                                                           "decoded-frame cache")
     args = parser.parse_args(argv)
     for device in args.devices:
         DeviceConfig(device)  # an unknown device: one line, before anything runs
@@ -249,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    device = fingerprint(args.name)
-    name = args.name or device["name"] + (f"-{slug(gpu)}" if gpu else "")
+    device = fingerprint(args.device_name)
+    name = args.device_name or device["name"] + (f"-{slug(gpu)}" if gpu else "")
     records, labels = motion_records(args.work, (args.warmup + args.steps) * max(args.batch_size, args.cpu_batch_size))
     command = shlex.join(["python", "-m", "stsm_edge.benchmarks.train_speed", *argv])
     results = {"schema": SCHEMA, "version": VERSION, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

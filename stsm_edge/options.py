@@ -172,6 +172,8 @@ class BenchFlags:
     runs = flag("timed runs of each artifact", flag="--runs")
     results_dir = flag("where results files go", flag="--results-dir")
     device_name = flag("the device the results are filed under", flag="--device-name")
+    warmup = flag("untimed runs before the timed ones", flag="--warmup")
+    note = flag("what a reader of the results should know about this run (a shared machine, say)", flag="--note")
 
 
 class RunnerFlags:
@@ -203,6 +205,8 @@ class FitFlags:
     lr = flag("base learning rate (for --batch-size 8)", flag="--lr")
     workers = flag("data loader processes", flag="--workers")
     prefetch = flag("batches each loader process keeps ready", flag="--prefetch")
+    frame_cache = flag("keep each video's decoded frames in this folder and read them from there after the first "
+                       "epoch (no decoding; costs disk: frames as decoded)", flag="--frame-cache", metavar="DIR")
     seed = SEED
     max_steps_per_epoch = flag("stop each epoch after this many steps (smoke runs)", flag="--max-steps")
 
@@ -220,16 +224,24 @@ def parse_device(text: str) -> tuple[str, int | None]:
     raise InputError(f"--device: unknown device {text!r}; choose auto, cpu, cuda or cuda:N")
 
 
+class DeviceFlags:
+    """Where a fitting or scoring job runs, and how: train, distill, eval, the studies and the training benchmark."""
+
+    device = flag("auto, cpu, cuda or cuda:N (auto: the local rank's GPU under torchrun, else the first GPU, else "
+                  "the CPU)", flag="--device")
+    amp = flag("mixed precision: autocast in bf16, or fp16 with a grad scaler (GPUs only)", choices=AMP_MODES,
+               flag="--amp")
+    channels_last = flag("the model's tensors in channels-last order (with --amp, much faster convolutions on GPUs)",
+                         flag="--channels-last")
+
+
 @dataclasses.dataclass(frozen=True)
 class DeviceConfig:
-    """Where a fitting or scoring job runs (fit.device.Accelerator): train, distill, eval and the studies."""
+    """The device group (fit.device.Accelerator resolves it)."""
 
-    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto: the local rank's GPU under torchrun, else the "
-                                 "first GPU, else the CPU)")
-    amp: str = option("off", "mixed precision: autocast in bf16, or fp16 with a grad scaler (GPUs only)",
-                      choices=AMP_MODES)
-    channels_last: bool = option(False, "the model's tensors in channels-last order (with --amp, much faster "
-                                        "convolutions on GPUs)")
+    device: str = DeviceFlags.device.field("auto")
+    amp: str = DeviceFlags.amp.field("off")
+    channels_last: bool = DeviceFlags.channels_last.field(False)
 
     def __post_init__(self) -> None:
         parse_device(self.device)

@@ -13,7 +13,8 @@ from stsm_edge.errors import InputError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def open_video(path: Path) -> cv2.VideoCapture:
+def open_video(path: Path, threads: int | None = None) -> cv2.VideoCapture:
+    """A capture of a video file; `threads` caps FFmpeg's decoding threads (None: its default, one per core)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -21,7 +22,8 @@ def open_video(path: Path) -> cv2.VideoCapture:
         raise InputError(f"{path}: is a folder, not a video file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
-    capture = cv2.VideoCapture(str(path))
+    params = [] if threads is None else [cv2.CAP_PROP_N_THREADS, threads]
+    capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, params)
     if not capture.isOpened():
         raise InputError(f"{path}: not a video OpenCV can read")
     return capture
@@ -60,9 +62,20 @@ def iter_video_timed(path: Path, max_frames: int | None = None) -> Iterator[tupl
         raise InputError(f"{path}: no decodable frames (empty, truncated or corrupt video)")
 
 
+def read_video(path: Path, max_frames: int | None = None, threads: int | None = None) -> tuple[list[np.ndarray], float]:
+    """(BGR frames, frames per second from the header, 0 where it has none) of a video, from one capture."""
+    capture = open_video(path, threads)
+    fps = max(0.0, capture.get(cv2.CAP_PROP_FPS))
+    return list(_frames(capture, path, max_frames, 1)), fps
+
+
 def iter_video(path: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
     """BGR frames of a video; a file that yields no frame at all is an error."""
-    capture = open_video(path)
+    return _frames(open_video(path), path, max_frames, stride)
+
+
+def _frames(capture: cv2.VideoCapture, path: Path, max_frames: int | None, stride: int) -> Iterator[np.ndarray]:
+    """Every `stride`-th frame of an open capture, which it releases."""
     index = produced = 0
     try:
         while max_frames is None or produced < max_frames:

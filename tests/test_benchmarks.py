@@ -338,18 +338,52 @@ def test_train_speed_ratios_pair_rows_that_differ_in_one_setting():
                      ("decoded / synthetic", "cuda", "decoded"): 0.5}
 
 
-def test_train_speed_writes_rows_ratios_and_a_report(tmp_path):
+@pytest.fixture(scope="module")
+def rendered_motion(tmp_path_factory):
+    """The small motion set the data benchmarks render into `<work>/motion`, rendered once for this module."""
+    from stsm_edge.data.motion import make_motion_data
+
+    data = tmp_path_factory.mktemp("motion") / "motion"
+    make_motion_data(data, seed=0, clips_per_class=4, splits=("train",))
+    return data
+
+
+def work_with(rendered_motion, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "motion").symlink_to(rendered_motion)
+    return work
+
+
+def test_train_speed_writes_rows_ratios_and_a_report(tmp_path, rendered_motion):
     from stsm_edge.benchmarks.train_speed import main as train_speed
 
+    work_with(rendered_motion, tmp_path)
+
     assert train_speed(["--devices", "cpu", "--sizes", "32", "--jobs", "train", "load", "--batch-size", "2",
-                        "--cpu-batch-size", "2", "--steps", "1", "--warmup", "1", "--workers", "0", "--name", "t",
+                        "--cpu-batch-size", "2", "--steps", "1", "--warmup", "1", "--workers", "0", "--device-name", "t",
                         "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--channels-last"]) == 0
     results = json.loads((tmp_path / "train_speed-t.json").read_text())
     assert results["schema"] == "stsm-edge/train-speed" and results["gpu"] is None
     rows = {(r["job"], r["amp"], r["data"]): r for r in results["rows"]}
-    assert set(rows) == {("train", "off", "synthetic"), ("train", "off", "decoded"), ("train", "bf16", "synthetic"),
-                         ("train", "bf16", "decoded"), ("load", "off", "decoded")}
+    assert set(rows) == {(job, amp, batches) for job, amp in (("train", "off"), ("train", "bf16"))
+                         for batches in ("synthetic", "decoded", "cached")} | {("load", "off", "decoded"),
+                                                                              ("load", "off", "cached")}
     assert all(r["clips_per_second"] > 0 and r["device"] == "cpu" and r["batch_size"] == 2 for r in rows.values())
     assert rows[("train", "off", "synthetic")]["data_wait"] == 0  # no data path: nothing to wait for
-    assert {q["what"] for q in results["ratios"]} == {"bf16 / off", "decoded / synthetic"}
+    assert {q["what"] for q in results["ratios"]} == {"bf16 / off", "decoded / synthetic", "cached / decoded"}
+    assert len(list((tmp_path / "work" / "frame_cache").glob("*.npy"))) == 4  # the (1 + 1) x 2 clips taken, once each
     assert "| train | 32² | cpu | bf16 | decoded | 2 |" in (tmp_path / "train_speed-t.md").read_text()
+
+
+def test_data_path_times_every_reader_on_the_same_clips(tmp_path, rendered_motion):
+    from stsm_edge.benchmarks.data_path import main as data_path
+
+    work = work_with(rendered_motion, tmp_path)
+    assert data_path(["--rounds", "1", "--work", str(work), "--results-dir", str(tmp_path / "results")]) == 0
+    results = json.loads((tmp_path / "results" / "data_path.json").read_text())
+    assert {"opencv before", "opencv", "frame cache", "item decoded", "item cached"} <= set(results["options"])
+    assert results["clips"] == 36 and len(list((work / "frame_cache").glob("*.npy"))) == 36
+    assert results["options"]["opencv before"]["vs_before"] == 1.0
+    assert all(row["median"] > 0 for row in results["options"].values())
+    assert "| frame cache |" in (tmp_path / "results" / "data_path.md").read_text()

@@ -4,6 +4,7 @@ Test videos are tiny MJPG files whose frame k is a uniform grey of level 20 * k,
 was built from can be read back from the clip itself.
 """
 
+import os
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from stsm_edge.data.annotations import VideoRecord, read_annotations, read_labels
 from stsm_edge.data.augment import ClipAugment, label_swap_map
 from stsm_edge.data.dataset import VideoClipDataset, make_loader
+from stsm_edge.data.frame_cache import FrameCache
 from stsm_edge.data.sampling import dense_indices, segment_indices
 from stsm_edge.data.sources import read_frames
 from stsm_edge.errors import InputError
@@ -280,3 +282,40 @@ def test_unreadable_video_names_the_file(tmp_path):
     for name in ("broken.avi", "missing.avi"):
         with pytest.raises(InputError, match=name):
             VideoClipDataset([VideoRecord(tmp_path / name, 0)], 4, SPEC, train=False)[0]
+
+
+# --- the decoded-frame cache -------------------------------------------------------------------------
+
+def test_frame_cache_gives_the_same_items_and_then_never_decodes(tmp_path, video, frame_folder):
+    records = [VideoRecord(video, 0), VideoRecord(frame_folder, 1), VideoRecord(video, 2, num_frames=9)]
+    cache = FrameCache(tmp_path / "cache")
+
+    def datasets(**sampling):
+        return [VideoClipDataset(records, 3, SPEC, train=True, augment=ClipAugment(), seed=5, frame_cache=frame_cache,
+                                 **sampling) for frame_cache in (None, cache)]
+
+    uncached, cached = datasets()
+    # Timed sampling needs each video's frame rate, which the cache keeps (image folders have none).
+    uncached_timed, cached_timed = (VideoClipDataset(records[::2], 3, SPEC, train=True, seed=5, frame_cache=c,
+                                                     sampling="timed", step_seconds=0.2) for c in (None, cache))
+    first = [uncached[i] for i in range(3)] + [uncached_timed[i] for i in range(2)]
+    filled = [cached[i] for i in range(3)] + [cached_timed[i] for i in range(2)]
+    assert len(list(cache.folder.glob("*.npy"))) == 3  # one entry per (video, frame cap)
+    # The video's bytes destroyed, its size and modification time (the cache's key) kept: only the cache can serve it.
+    stat = video.stat()
+    video.write_bytes(bytes(stat.st_size))
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = [cached[i] for i in range(3)] + [cached_timed[i] for i in range(2)]
+    for a, b, c in zip(first, filled, again):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[0], c[0]) and a[1] == b[1] == c[1]
+    with pytest.raises(InputError, match="clip.avi"):
+        uncached[0]  # sensitivity: without the cache, the video must be decoded
+
+
+def test_a_changed_video_is_decoded_again(tmp_path, video):
+    cache = FrameCache(tmp_path / "cache")
+    before, _ = cache.read(video)
+    write_video(video, grey_frames()[::-1])
+    after, fps = cache.read(video)
+    assert fps == 10 and not np.array_equal(np.asarray(before), np.asarray(after))
+    assert np.array_equal(np.asarray(after), np.stack(read_frames(video)))

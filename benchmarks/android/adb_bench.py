@@ -219,7 +219,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add_flag(p, RunnerFlags.threads, type=lambda s: [int(t) for t in s.split(",")], default=[1, 4],
              help="comma-separated thread counts")
     add_flag(p, BenchFlags.runs, type=int, default=100)
-    p.add_argument("--warmup", type=int, default=10, help="benchmark_model warm-up runs (executor_runner has none)")
+    add_flag(p, BenchFlags.warmup, type=int, default=10, help="benchmark_model warm-up runs (executor_runner has none)")
     p.add_argument("--demo-results", action="append", type=Path, default=[],
                    help="a results file pulled from the demo app's benchmark mode, merged in")
     add_flag(p, BenchFlags.device_name)

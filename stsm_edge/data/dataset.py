@@ -14,11 +14,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stsm_edge.data.annotations import VideoRecord
 from stsm_edge.data.augment import ClipAugment
+from stsm_edge.data.frame_cache import FrameCache
 from stsm_edge.data.sampling import SAMPLINGS, dense_indices, segment_indices, timed_indices
-from stsm_edge.data.sources import read_frames
+from stsm_edge.data.sources import read_clip
 from stsm_edge.errors import InputError
 from stsm_edge.preprocess import PreprocessSpec, preprocess
-from stsm_edge.video import video_info
 
 
 class VideoClipDataset(Dataset):
@@ -32,7 +32,7 @@ class VideoClipDataset(Dataset):
 
     def __init__(self, records: Sequence[VideoRecord], n_segments: int, spec: PreprocessSpec, *, train: bool,
                  sampling: str = "segment", dense_stride: int = 2, step_seconds: float | None = None,
-                 augment: ClipAugment | None = None, seed: int = 0) -> None:
+                 augment: ClipAugment | None = None, seed: int = 0, frame_cache: FrameCache | None = None) -> None:
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if n_segments < 1 or dense_stride < 1:
@@ -48,6 +48,7 @@ class VideoClipDataset(Dataset):
         self.step_seconds = step_seconds
         self.augment = augment
         self.seed = seed
+        self.frame_cache = frame_cache
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
     @property
@@ -72,21 +73,15 @@ class VideoClipDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         # The clips are short, so decoding them whole is simpler than seeking. A stated num_frames caps
         # the read; the decoded count wins if smaller (list and decoder may count a video differently).
-        frames = read_frames(record.path, max_frames=record.num_frames)
-        clip = [frames[j] for j in self.indices(len(frames), rng, self._fps(record))]
+        read = self.frame_cache.read if self.frame_cache is not None else read_clip
+        frames, fps = read(record.path, record.num_frames)
+        if self.sampling == "timed" and fps <= 0:
+            raise InputError(f"{record.path}: fixed-step sampling needs the frame rate, and it has none in a header")
+        clip = [np.asarray(frames[j]) for j in self.indices(len(frames), rng, fps)]
         label = record.label
         if self.train and self.augment is not None:
             clip, label = self.augment(clip, label, rng)
         return torch.from_numpy(np.stack([preprocess(frame, self.spec) for frame in clip])), label
-
-
-    def _fps(self, record: VideoRecord) -> float:
-        if self.sampling != "timed":
-            return 0.0
-        fps = video_info(record.path)[0] if record.path.is_file() else 0.0
-        if fps <= 0:
-            raise InputError(f"{record.path}: fixed-step sampling needs the frame rate, and it has none in a header")
-        return fps
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0,

@@ -11,7 +11,7 @@ from stsm_edge.data.annotations import read_annotations
 from stsm_edge.errors import InputError
 from stsm_edge.preprocess import preprocess
 from stsm_edge.timebase import paced
-from stsm_edge.video import iter_images, iter_video, iter_video_timed
+from stsm_edge.video import iter_images, iter_video, iter_video_timed, read_video
 
 
 def iter_listed(annotation_list: Path, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
@@ -39,6 +39,17 @@ def iter_frames(source: Path, max_frames: int | None = None, stride: int = 1) ->
 
 def read_frames(source: Path, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:
     return list(iter_frames(source, max_frames, stride))
+
+
+def read_clip(source: Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
+    """(frames, frames per second; 0 for an image folder) of one clip, as a loader worker reads it.
+
+    One decoding thread: a worker is already one of many processes decoding side by side, and starting FFmpeg's
+    pool of threads for each short clip costs more than it saves (motion clips decode about twice as fast)."""
+    source = Path(source)
+    if source.is_dir():
+        return list(iter_images(source, max_frames)), 0.0
+    return read_video(source, max_frames, threads=1)
 
 
 def preprocessed_frames(source: Path, spec, max_frames: int | None = None, stride: int = 1) -> list[np.ndarray]:

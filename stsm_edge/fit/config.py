@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stsm_edge.architectures import METHODS, ShiftConfig, resolve_shift
@@ -63,6 +64,7 @@ class TrainConfig:
     dropout: float = option(0.5, "")
     workers: int = FitFlags.workers.field(2)
     prefetch: int = FitFlags.prefetch.field(2)
+    frame_cache: str | None = FitFlags.frame_cache.field(None)
     seed: int = FitFlags.seed.field(0)
     flip_pairs: tuple[tuple[str, str], ...] | None = option(
         None, "labels a horizontal flip swaps (repeat; default: the data folder's meta.json)", flag="--flip-pair",
@@ -103,9 +105,12 @@ class TrainConfig:
     def dataset(self, records, spec: PreprocessSpec, *, train: bool, **kwargs) -> VideoClipDataset:
         """Clips sampled as this run samples them, for training (random offsets) or validation (centred)."""
         from stsm_edge.data.dataset import VideoClipDataset
+        from stsm_edge.data.frame_cache import FrameCache
 
+        cache = FrameCache(Path(self.frame_cache)) if self.frame_cache else None
         return VideoClipDataset(records, self.n_segments, spec, train=train, sampling=self.sampling,
-                                dense_stride=self.dense_stride, step_seconds=self.step_seconds, **kwargs)
+                                dense_stride=self.dense_stride, step_seconds=self.step_seconds, frame_cache=cache,
+                                **kwargs)
 
     def model_config(self, num_classes: int) -> ModelConfig:
         from stsm_edge.models import ModelConfig
@@ -136,6 +141,7 @@ class DistillConfig:
     lr: float = FitFlags.lr.field(1e-4)
     workers: int = FitFlags.workers.field(2)
     prefetch: int = FitFlags.prefetch.field(2)
+    frame_cache: str | None = FitFlags.frame_cache.field(None)
     seed: int = FitFlags.seed.field(0)
     step_ms: float | None = STEP_MS.field(None)
     max_steps_per_epoch: int | None = FitFlags.max_steps_per_epoch.field(None)
@@ -160,7 +166,8 @@ class DistillConfig:
                            fold_div=self.fold_div, causal=self.causal, n_segments=t.n_segments, backbone=t.backbone,
                            width_mult=t.width_mult, size=size, pretrained=self.teacher, epochs=self.epochs,
                            batch_size=self.batch_size, lr=self.lr, dropout=t.dropout, workers=self.workers,
-                           prefetch=self.prefetch, seed=self.seed, step_ms=self.step_ms, max_steps_per_epoch=self.max_steps_per_epoch)
+                           prefetch=self.prefetch, frame_cache=self.frame_cache, seed=self.seed, step_ms=self.step_ms,
+                           max_steps_per_epoch=self.max_steps_per_epoch)
 
 
 @dataclass(frozen=True)
