@@ -41,7 +41,7 @@ elif [ $allow_cpu = 1 ]; then
     device=cpu
     clips_per_class=${CLIPS_PER_CLASS:-2} size=${SIZE:-32} batch=${BATCH:-4} workers=${WORKERS:-1}
     speed_batch=${SPEED_BATCH:-2} cpu_speed_batch=${CPU_SPEED_BATCH:-2} speed_steps=${SPEED_STEPS:-1}
-    speed_sizes=${SPEED_SIZES:-$size} speed_rows=(--jobs train load --amp off --batches synthetic)
+    speed_sizes=${SPEED_SIZES:-$size} speed_rows=(--jobs train load --amp off --batches synthetic decoded)
 else
     echo "gpu_check: torch sees no CUDA GPU here; run it on a GPU host (or with --allow-cpu to check the script)" >&2
     exit 2

@@ -18,18 +18,15 @@ its model file changed); `table.md` and `tradeoff.png` are rebuilt from whatever
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
-from stsm_edge.benchmarks.time_step.run import model_key, resumable_results
+from stsm_edge.benchmarks.time_step.run import model_key, played_models_parser, resumable_results
 
-from stsm_edge import options
 from stsm_edge.data.motion import MotionSpec, make_motion_data
 from stsm_edge.fileio import atomic_output, atomic_write_text
 from stsm_edge.fit.live import LiveSettings, build_stream, merge, play_stream, replay, score
-from stsm_edge.options import FPS, MODEL, OUT, WORK, add_flag
 from stsm_edge.runner import FrameBufferRunner
 from stsm_edge.smoothing import RECOMMENDED, SmoothingSeconds
 
@@ -194,14 +191,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flag(parser, MODEL, action="append", required=True,
-             help="a streaming artifact or checkpoint, or 'default' (repeatable)")
-    add_flag(parser, FPS, type=float, nargs="+", default=list(FRAME_RATES), help="frame rates to play at")
-    add_flag(parser, options.CLIPS_PER_CLASS, type=int, default=CLIPS_PER_CLASS)
-    add_flag(parser, WORK, default="runs", help="where the rendered test splits are cached")
-    add_flag(parser, OUT, default=str(Path(__file__).parent), help="results, table and plot")
-    args = parser.parse_args(argv)
+    args = played_models_parser(__doc__, Path(__file__).parent, FRAME_RATES, CLIPS_PER_CLASS).parse_args(argv)
     out = Path(args.out)
     results_path, results, command = resumable_results(out, "stsm_edge.benchmarks.live", argv)
     for model in args.model:

@@ -93,15 +93,21 @@ def table(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def played_models_parser(description: str, out: Path, frame_rates: tuple[float, ...],
+                         clips_per_class: int) -> argparse.ArgumentParser:
+    """The flags of the benchmarks that play models over rendered test clips (this one and the live one)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_flag(parser, MODEL, action="append", required=True,
              help="a streaming artifact or checkpoint, or 'default' (repeatable)")
-    add_flag(parser, FPS, type=float, nargs="+", default=list(FRAME_RATES), help="frame rates to play at")
-    add_flag(parser, options.CLIPS_PER_CLASS, type=int, default=CLIPS_PER_CLASS)
+    add_flag(parser, FPS, type=float, nargs="+", default=list(frame_rates), help="frame rates to play at")
+    add_flag(parser, options.CLIPS_PER_CLASS, type=int, default=clips_per_class)
     add_flag(parser, WORK, default="runs", help="where the rendered test splits are cached")
-    add_flag(parser, OUT, default=str(Path(__file__).parent), help="results, table and plot")
-    args = parser.parse_args(argv)
+    add_flag(parser, OUT, default=str(out), help="results, table and plot")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = played_models_parser(__doc__, Path(__file__).parent, FRAME_RATES, CLIPS_PER_CLASS).parse_args(argv)
     out = Path(args.out)
     results_path, results, command = resumable_results(out, "stsm_edge.benchmarks.time_step.run", argv)
     cases = [(None, True)] + [(fps, paced) for fps in args.fps for paced in (True, False)]
