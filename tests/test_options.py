@@ -17,7 +17,8 @@ from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, 
 PROGRAMS = ("stsm_edge.benchmarks.harness", "stsm_edge.benchmarks.report", "stsm_edge.benchmarks.android.adb_bench",
             "stsm_edge.benchmarks.internal_state", "stsm_edge.benchmarks.shift_overhead",
             "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.fidelity.run",
-            "stsm_edge.benchmarks.time_step.run", "stsm_edge.benchmarks.distill.run")
+            "stsm_edge.benchmarks.time_step.run", "stsm_edge.benchmarks.distill.run",
+            "stsm_edge.benchmarks.peers.run", "stsm_edge.benchmarks.peers.report")
 
 class _Parsed(Exception):
     pass
@@ -104,10 +105,11 @@ def test_help_and_usage_errors_load_no_torch(argv):
 
 def test_the_torch_free_name_lists_match_what_they_name():
     """The command line offers choices from lists it can read without torch; each must equal its source."""
-    from stsm_edge.architectures import LAYOUT_NAMES
-    from stsm_edge.checkpoints.detect import LAYOUTS
     from stsm_edge.converters.base import REGISTRY, get_converter
     from stsm_edge.converters.targets import PRECISIONS, TARGETS
+
+    from stsm_edge.architectures import LAYOUT_NAMES
+    from stsm_edge.checkpoints.detect import LAYOUTS
 
     assert LAYOUT_NAMES == tuple(LAYOUTS)
     for target in TARGETS:
