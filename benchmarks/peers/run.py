@@ -59,11 +59,13 @@ AGREEMENT_MAX_STEPS = 120  # per video: vtest.avi alone would give ~400 steps at
 # stsm-edge's exports: calibration and the export's own verification on fewer steps than `stsm-edge export` takes,
 # so that ten exports fit a shared 2-core machine; the agreement above is measured on every row alike.
 CALIBRATION_STEPS, VERIFICATION_STEPS = 48, 16
-PUBLISHED = {
-    "movinet": "Kinetics-600 top-1 72.05% (A0-Stream, 172², tensorflow/models README); 22 ms/frame Pixel 4 CPU",
-    "x3d": "Kinetics-400 top-1 69.12% (4x12, pytorchvideo model zoo); 165 ms int8 per 1 s clip, Galaxy S9",
-    "tsm": "35 ms/frame on a Galaxy Note8 with TVM (TSM paper, online demo)",
-    "stsm_default": "stsm-edge motion benchmark (its own figures: docs/benchmarks.md)",
+PUBLISHED = {  # by model id (report.NAMES)
+    "movinet_a0_stream": "Kinetics-600 top-1 72.05% (A0-Stream, 172², tensorflow/models README); 22 ms per frame on "
+                         "a Pixel 4 CPU",
+    "x3d_xs": "Kinetics-400 top-1 69.12% (4x12 sampling, pytorchvideo model zoo); 165 ms int8 per 1 s clip on a "
+              "Galaxy S9",
+    "tsm_224": "35 ms per frame on a Galaxy Note8 with TVM (TSM's online demo)",
+    "stsm_112": "the motion benchmark: 99.11% eager fp32, int8 streams 98.96-99.26% (docs/benchmarks.md, known limits)",
 }
 
 
@@ -472,13 +474,13 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         step = steps[row.key]
         feeds[row.key] = (step, step.feed(clips[row.model][0][0], step.zero_states()))
-    log(f"timing {len(rows)} artifacts: {args.rounds} rounds x {args.repeats} runs, interleaved, 1 thread")
-    time_interleaved(rows, feeds, args.rounds, args.repeats, log)
+    log(f"timing {len(rows)} artifacts: {args.rounds} rounds x {args.k} runs, interleaved, 1 thread")
+    time_interleaved(rows, feeds, args.rounds, args.k, log)
     results = {
         "schema": "stsm-edge/peers", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python -m stsm_edge.benchmarks.peers", *(argv or sys.argv[1:])]),
         "device": device_info.fingerprint(), "runtime": "LiteRT (ai-edge-litert) signature runner, 1 thread; ONNX Runtime CPU, 1 thread, where marked",
-        "rounds": args.rounds, "k": args.repeats, "agreement_min": AGREEMENT_MIN,
+        "rounds": args.rounds, "k": args.k, "agreement_min": AGREEMENT_MIN,
         "agreement_videos": list(AGREEMENT_VIDEOS), "calibration_video": CALIBRATION_VIDEO,
         "published": PUBLISHED, "not_built": not_built, "rows": [asdict(row) for row in rows],
     }
