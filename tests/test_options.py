@@ -16,14 +16,16 @@ from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, 
 
 
 def benchmark_programs() -> list[str]:
-    """Every benchmark module that parses its own flags in main(), found in its source (none is left out by hand)."""
+    """Every benchmark module that parses its own flags in main(), found in its source (none is left out by hand).
+    A script that runs in another environment (peers/movinet_tf.py, in TensorFlow's venv) cannot import the
+    options; it is the one kind left out, known by importing nothing from stsm_edge."""
     import stsm_edge.benchmarks as benchmarks
 
     root = Path(benchmarks.__file__).parent
     found = []
     for path in sorted(root.rglob("*.py")):
         text = path.read_text()
-        if "ArgumentParser(" in text and "\ndef main(" in text:
+        if "ArgumentParser(" in text and "\ndef main(" in text and "from stsm_edge" in text:
             found.append(".".join(("stsm_edge.benchmarks", *path.relative_to(root).with_suffix("").parts)))
     return found
 
