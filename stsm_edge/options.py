@@ -172,6 +172,8 @@ class BenchFlags:
     runs = flag("timed runs of each artifact", flag="--runs")
     results_dir = flag("where results files go", flag="--results-dir")
     device_name = flag("the device the results are filed under", flag="--device-name")
+    quick = flag("tiny model (width 0.35, 96x96, T=4), few iterations: a smoke run", flag="--quick",
+                 action="store_true")
 
 
 class RunnerFlags:

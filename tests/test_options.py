@@ -16,7 +16,7 @@ from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, 
 # The benchmarks' programs parse their own flags in main(); each is run up to its parse and the parser kept.
 PROGRAMS = ("stsm_edge.benchmarks.harness", "stsm_edge.benchmarks.report", "stsm_edge.benchmarks.android.adb_bench",
             "stsm_edge.benchmarks.internal_state", "stsm_edge.benchmarks.shift_overhead",
-            "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.fidelity.run",
+            "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.et_attribution", "stsm_edge.benchmarks.fidelity.run",
             "stsm_edge.benchmarks.time_step.run", "stsm_edge.benchmarks.distill.run")
 
 class _Parsed(Exception):
@@ -104,10 +104,11 @@ def test_help_and_usage_errors_load_no_torch(argv):
 
 def test_the_torch_free_name_lists_match_what_they_name():
     """The command line offers choices from lists it can read without torch; each must equal its source."""
-    from stsm_edge.architectures import LAYOUT_NAMES
-    from stsm_edge.checkpoints.detect import LAYOUTS
     from stsm_edge.converters.base import REGISTRY, get_converter
     from stsm_edge.converters.targets import PRECISIONS, TARGETS
+
+    from stsm_edge.architectures import LAYOUT_NAMES
+    from stsm_edge.checkpoints.detect import LAYOUTS
 
     assert LAYOUT_NAMES == tuple(LAYOUTS)
     for target in TARGETS:

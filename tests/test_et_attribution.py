@@ -1,0 +1,59 @@
+"""The ExecuTorch attribution (benchmarks/et_attribution.py) on the small model's real programs: which operators it
+calls the shift's, the states' and the backbone's, and that the parts of a call add up to the call."""
+
+from __future__ import annotations
+
+import pytest
+from small_models import LABELS, NUM_CLASSES, SPEC, T
+from stsm_edge.benchmarks import et_attribution
+from stsm_edge.converters.base import export_artifact
+
+from stsm_edge.models import stsm_mobilenet_v2
+
+pytest.importorskip("executorch")
+
+
+@pytest.fixture(scope="module")
+def calls(small_artifact, small_frames, tmp_path_factory):
+    """ETDump of the small model's fp32 stream (states carried and inside), and of the same backbone unshifted."""
+    plain = stsm_mobilenet_v2(num_classes=NUM_CLASSES, n_segments=T, dims="", width_mult=0.35, dropout=0.0).eval()
+    frames = small_frames["held_out"]
+    paths = {"stsm": small_artifact("executorch", "stream", "fp32").path,
+             "internal": small_artifact("executorch", "stream", "fp32", "internal").path,
+             "plain": export_artifact(plain, "executorch", "stream", "fp32", tmp_path_factory.mktemp("plain"),
+                                      frames[:4], frames[:4], LABELS, SPEC).path}
+    states = len(small_artifact("executorch", "stream", "fp32").sidecar["states"])
+    return et_attribution.profile(paths, frames[:4], rounds=3, k=2), states
+
+
+def by_part(result: dict) -> dict:
+    return {row["part"]: row for row in result["rows"]}
+
+
+def test_the_operators_only_stsm_runs_are_the_shift_and_the_states(calls):
+    measured, states = calls
+    parts = by_part(et_attribution.attribute(measured["stsm"], measured["plain"]))
+    # One one-hot depthwise conv per shift site (a state per site), every backbone operator matched with its twin.
+    assert parts["shift: one-hot depthwise 3×3 convs"]["operators"] == states
+    assert parts["shift: T-group splice (slices + copies)"]["operators"] > 0
+    assert not [p for p in parts if p.startswith(("only in the reference", "other"))], sorted(parts)
+    for part, row in parts.items():
+        if part.startswith("backbone"):
+            assert row["operators"] == row["reference_operators"] > 0, part
+
+
+def test_states_inside_add_only_their_write_back_outside_the_delegate(calls):
+    measured, states = calls
+    result = et_attribution.attribute(measured["internal"], measured["stsm"])
+    parts = by_part(result)
+    assert result["outside_operators"] == states and measured["stsm"].outside_count == 0
+    assert parts[et_attribution.NON_OPERATOR["outside"]]["program_ms"] > 0
+    assert not [p for p in parts if p.startswith(("only in the reference", "shift", "states", "other"))], sorted(parts)
+
+
+def test_the_parts_of_a_call_add_up_to_its_wall_time(calls):
+    measured, _ = calls
+    result = et_attribution.attribute(measured["stsm"], measured["plain"])
+    for side in ("program_ms", "reference_ms"):
+        assert sum(row[side] for row in result["rows"]) == pytest.approx(result[side], abs=2e-3)
+    assert result["difference_ms"] == pytest.approx(sum(row["difference_ms"] for row in result["rows"]), abs=2e-3)
