@@ -16,7 +16,8 @@ from stsm_edge.options import OUT, FitFlags, RunnerFlags, ShiftFlags, add_flag, 
 # The benchmarks' programs parse their own flags in main(); each is run up to its parse and the parser kept.
 PROGRAMS = ("stsm_edge.benchmarks.harness", "stsm_edge.benchmarks.report", "stsm_edge.benchmarks.android.adb_bench",
             "stsm_edge.benchmarks.internal_state", "stsm_edge.benchmarks.shift_overhead",
-            "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.et_attribution", "stsm_edge.benchmarks.fidelity.run",
+            "stsm_edge.benchmarks.int8_speed", "stsm_edge.benchmarks.et_attribution",
+            "stsm_edge.benchmarks.runner_overhead", "stsm_edge.benchmarks.fidelity.run",
             "stsm_edge.benchmarks.time_step.run", "stsm_edge.benchmarks.distill.run")
 
 class _Parsed(Exception):
