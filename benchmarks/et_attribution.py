@@ -14,15 +14,16 @@ frames with the states carried:
 1. ETDump. Each program is loaded with ETDump on; per call it records every XNNPACK operator, the delegate call,
    each operator outside the delegate (the internal program's write-back `copy_` of each state) and
    `Method::execute`; the Python wall time of the call is taken around it. Each call's wall time is split into
-   parts that add up to it exactly: the XNNPACK operators, XNNPACK between its operators, the operators outside
+   parts: the XNNPACK operators, XNNPACK between its operators, the operators outside
    the delegate, the rest of `Method::execute`, and the bindings around it (setting inputs, reading outputs).
    Recording costs time per operator, so each program is also loaded without ETDump and timed in the same
-   rounds; the difference is one more (negative) part, and the parts add up to the wall time without ETDump.
+   rounds; the difference is one more (negative) part.
    The STSM program's operator sequence is aligned with plain's (the same kinds in the same order): the
    operators only STSM has are the shift's one-hot depthwise convs, the splice of the T group, and the
-   states' converts and transposes at the delegate's edge; the aligned ones are the backbone both run. Each
-   part is the mean over the quiet half of the calls (those at or below the median wall time), so the parts
-   still add up and other processes' time slices mostly stay out.
+   states' converts and transposes at the delegate's edge; the aligned ones are the backbone both run. An
+   operator part is the sum of its operators' medians over the calls (an operator is rarely interrupted by other
+   processes, a whole call often is), each other part the median of what it spends per call; their sum estimates
+   the call without ETDump, whose measured median is reported beside it.
 2. The benchmark's own comparison (benchmarks/worker.py `compare`, through the runtime adapter, no ETDump):
    STSM ÷ plain and internal ÷ explicit, per round a ratio of medians, median and min–max over rounds.
 
@@ -121,26 +122,22 @@ class Calls:
     execute: np.ndarray               # Method::execute
     bare: np.ndarray                  # wall ms per call of the same program loaded without ETDump
 
-    def parts(self, names: dict[str, str]) -> dict[str, np.ndarray]:
-        """Per call, ms of each part, keyed by `names` (operator -> part) and NON_OPERATOR; they add up to `wall`."""
-        out: dict[str, np.ndarray] = {}
+    def parts(self, names: dict[str, str]) -> dict[str, float]:
+        """ms per call of each part, keyed by `names` (operator -> part) and NON_OPERATOR. An operator part is the
+        sum of its operators' median times; each other part is the median over calls of what it spends per call.
+        On a shared machine, a call of several ms is often interrupted by other processes, but a single operator
+        rarely is, so the median of each operator is its own cost where a mean over calls is not."""
+        out: dict[str, float] = {}
         for operator, times in self.operators.items():
-            out[names[operator]] = out.get(names[operator], 0.0) + times
+            out[names[operator]] = out.get(names[operator], 0.0) + float(np.median(times))
         inside = sum(self.operators.values())
-        out[NON_OPERATOR["between"]] = self.delegate - inside
-        out[NON_OPERATOR["outside"]] = self.outside
-        out[NON_OPERATOR["execute"]] = self.execute - self.delegate - self.outside
-        out[NON_OPERATOR["bindings"]] = self.wall - self.execute
+        for part, times in ((NON_OPERATOR["between"], self.delegate - inside),
+                            (NON_OPERATOR["outside"], self.outside),
+                            (NON_OPERATOR["execute"], self.execute - self.delegate - self.outside),
+                            (NON_OPERATOR["bindings"], self.wall - self.execute)):
+            out[part] = float(np.median(times))
+        out[ETDUMP] = float(np.median(self.bare) - np.median(self.wall))
         return out
-
-    def quiet(self) -> np.ndarray:
-        """The calls at or below the median wall time."""
-        return self.wall <= np.median(self.wall)
-
-    def quiet_mean(self, times: np.ndarray, wall: np.ndarray | None = None) -> float:
-        """Mean of `times` over the calls at or below the median of `wall` (default: the ETDump calls' wall)."""
-        wall = self.wall if wall is None else wall
-        return float(times[wall <= np.median(wall)].mean())
 
 
 def load_with_etdump(path: Path):
@@ -239,17 +236,11 @@ def align(program: Calls, reference: Calls) -> tuple[dict[str, str], dict[str, s
 
 
 def attribute(program: Calls, reference: Calls) -> dict:
-    """Mean ms per call of each part over each one's quiet calls, the program against the reference. The parts of
-    a program add up to its wall time without ETDump: ETDump's own recording (the wall time with it less the wall
-    time without it) is one more, negative, part."""
+    """ms per call of each part, the program against the reference. A program's total is the sum of its parts, an
+    estimate of its call without ETDump; the median wall time of those calls is given beside it."""
     names_ours, names_theirs = align(program, reference)
-    sides = []
-    for calls, names in ((program, names_ours), (reference, names_theirs)):
-        parts = {p: calls.quiet_mean(t) for p, t in calls.parts(names).items()}
-        bare = calls.quiet_mean(calls.bare, calls.bare)
-        parts[ETDUMP] = bare - calls.quiet_mean(calls.wall)
-        sides.append((parts, bare))
-    (ours, total_ours), (theirs, total_theirs) = sides
+    ours, theirs = program.parts(names_ours), reference.parts(names_theirs)
+    total_ours, total_theirs = sum(ours.values()), sum(theirs.values())
     difference = total_ours - total_theirs
     rows = []
     for part in dict.fromkeys([*ours, *theirs]):
@@ -260,6 +251,8 @@ def attribute(program: Calls, reference: Calls) -> dict:
                      "reference_operators": sum(1 for n in names_theirs.values() if n == part)})
     return {"program_ms": round(total_ours, 4), "reference_ms": round(total_theirs, 4),
             "ratio": round(total_ours / total_theirs, 4), "difference_ms": round(difference, 4),
+            "program_wall_ms": round(float(np.median(program.bare)), 4),
+            "reference_wall_ms": round(float(np.median(reference.bare)), 4),
             "calls": len(program.wall), "outside_operators": program.outside_count, "rows": rows}
 
 
@@ -302,8 +295,12 @@ def table(result: dict, program: str, reference: str) -> list[str]:
             else ""
         lines.append(f"| {row['part']} | {row['program_ms']:.3f} | {row['reference_ms']:.3f} | "
                      f"{row['difference_ms']:+.3f} | {share} | {count} |")
-    lines.append(f"| **call (wall)** | **{result['program_ms']:.3f}** | **{result['reference_ms']:.3f}** | "
-                 f"**{result['difference_ms']:+.3f}** | ×{result['ratio']:.3f} | |")
+    lines.append(f"| **call: the sum of the parts** | **{result['program_ms']:.3f}** | "
+                 f"**{result['reference_ms']:.3f}** | **{result['difference_ms']:+.3f}** | ×{result['ratio']:.3f} | |")
+    lines.append(f"| call: median wall time without ETDump | {result['program_wall_ms']:.3f} | "
+                 f"{result['reference_wall_ms']:.3f} | "
+                 f"{result['program_wall_ms'] - result['reference_wall_ms']:+.3f} | "
+                 f"×{result['program_wall_ms'] / result['reference_wall_ms']:.3f} | |")
     return lines
 
 
@@ -315,8 +312,9 @@ def markdown(data: dict) -> str:
     lines = ["# ExecuTorch: where the int8 STSM stream's time goes against plain MobileNetV2", "",
              f"`{data['command']}` ({data['model']}, int8 streams, 1 thread, ExecuTorch {data['executorch']}; "
              f"{data['rounds']} rounds × {data['k']} calls of each program, loaded with ETDump and without it, "
-             "interleaved). Each part is the mean ms per call over the quiet half of the calls (at or below the "
-             "median wall time), so the parts of a column add up to its wall time without ETDump. Operators: the program's / the reference's count in that part. "
+             "interleaved). An operator part is the sum of its operators' median ms per call, each other part the "
+             "median over calls of what it spends; the parts add up to an estimate of the call without ETDump, "
+             "its measured median is the row below. Operators: the program's / the reference's count in that part. "
              "Read with benchmarks/results/et_attribution_notes.md.", ""]
     for key, title in (("stsm_vs_plain", "STSM (states carried) against plain"),
                        ("internal_vs_plain", "STSM (states inside) against plain"),
