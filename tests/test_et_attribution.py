@@ -3,6 +3,7 @@ calls the shift's, the states' and the backbone's, and that the parts of a call 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from small_models import LABELS, NUM_CLASSES, SPEC, T
 from stsm_edge.benchmarks import et_attribution
@@ -23,7 +24,7 @@ def calls(small_artifact, small_frames, tmp_path_factory):
              "plain": export_artifact(plain, "executorch", "stream", "fp32", tmp_path_factory.mktemp("plain"),
                                       frames[:4], frames[:4], LABELS, SPEC).path}
     states = len(small_artifact("executorch", "stream", "fp32").sidecar["states"])
-    return et_attribution.profile(paths, frames[:4], rounds=3, k=2), states
+    return et_attribution.profile(paths, frames[:4], rounds=10, k=3), states
 
 
 def by_part(result: dict) -> dict:
@@ -52,11 +53,14 @@ def test_states_inside_add_only_their_write_back_outside_the_delegate(calls):
 
 
 def test_the_parts_of_a_call_are_what_it_spends(calls):
-    """Every part but ETDump's own is time spent (none negative), the parts add up to the total, and that total is the
-    call's measured median to within a factor two (a part counted twice, or one left out, breaks one of these)."""
+    """Every part but ETDump's own is time spent (none negative), the parts add up to the total, and without ETDump's
+    part they are the measured call with ETDump on to within a factor two (a sign or unit slip, or the operators left
+    out, breaks one of these). ETDump's part, a difference of two medians of whole calls, is too noisy to bound."""
     measured, _ = calls
     result = et_attribution.attribute(measured["internal"], measured["plain"])
-    for side, wall in (("program_ms", "program_wall_ms"), ("reference_ms", "reference_wall_ms")):
-        assert all(row[side] >= 0 for row in result["rows"] if row["part"] != et_attribution.ETDUMP)
-        assert sum(row[side] for row in result["rows"]) == pytest.approx(result[side], abs=2e-3)
-        assert 0.5 < result[side] / result[wall] < 2.0
+    for side, name in (("program_ms", "internal"), ("reference_ms", "plain")):
+        parts = {row["part"]: row[side] for row in result["rows"]}
+        assert sum(parts.values()) == pytest.approx(result[side], abs=2e-3)
+        recording = parts.pop(et_attribution.ETDUMP)
+        assert all(value >= 0 for value in parts.values()), parts
+        assert 0.5 < (result[side] - recording) / float(np.median(measured[name].wall)) < 2.0
