@@ -528,7 +528,7 @@ def run(settings: Settings) -> Path:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stsm_edge.benchmarks run", description="Benchmark artifacts on this machine.")
-    parser.add_argument("--quick", action="store_true", help="tiny model (width 0.35, 96x96, T=4), few iterations")
+    add_flag(parser, BenchFlags.quick)
     add_flag(parser, BenchFlags.targets, help=f"comma-separated, default {','.join(TARGETS)}")
     add_flag(parser, BenchFlags.artifact, action="append", type=Path, default=[],
              help="benchmark this artifact (repeatable) instead of a fresh export")

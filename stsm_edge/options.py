@@ -175,6 +175,9 @@ class BenchFlags:
     warmup = flag("untimed runs before the timed ones", flag="--warmup")
     note = flag("what a reader of the results should know about this run (a shared machine, say)", flag="--note")
 
+    quick = flag("tiny model (width 0.35, 96x96, T=4), few iterations: a smoke run", flag="--quick",
+                 action="store_true")
+
 
 class RunnerFlags:
     """How a model runs frame by frame (runner.FrameBufferRunner): run, webcam and eval."""

@@ -45,8 +45,9 @@ def _ms_since(start: float) -> float:
 
 
 def _top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
+    # Python ints and floats in one conversion each, not a numpy scalar per class read.
     order = np.argsort(-probs)[:k]
-    return [(labels[i], float(probs[i])) for i in order]
+    return list(zip([labels[i] for i in order.tolist()], probs[order].tolist()))
 
 
 class FrameBufferRunner:

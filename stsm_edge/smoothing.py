@@ -158,14 +158,18 @@ class Smoother:
         self._held = 0
 
     def update(self, logits: np.ndarray) -> Smoothed:
-        logits = np.asarray(logits, dtype=np.float64).reshape(-1)
+        logits = np.asarray(logits).reshape(-1)
         if self._logits is None:
             self._logits = np.empty((self.config.window, logits.size))
-        self._logits[self._count % self.config.window] = logits
+        self._logits[self._count % self.config.window] = logits  # widened to float64 as it is stored
         self._count += 1
-        probs = softmax(self._logits[: min(self._count, self.config.window)].mean(axis=0))
-        self._top1.append(int(probs.argmax()))
-        candidate = majority(self._top1)
+        # The mean as ndarray.mean computes it (a sum over rows, then a float64 division by the count), without its
+        # Python-level wrapper: this runs once per model step.
+        rows = min(self._count, self.config.window)
+        probs = softmax(np.add.reduce(self._logits[:rows], axis=0) / rows)
+        top1 = int(probs.argmax())
+        self._top1.append(top1)
+        candidate = top1 if self.config.vote == 1 else majority(self._top1)
         if self._shown is None or candidate == self._shown or (
                 self._held >= self.config.min_hold and probs[candidate] - probs[self._shown] >= self.config.margin):
             self._held = self._held + 1 if candidate == self._shown else 1
