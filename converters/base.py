@@ -155,7 +155,8 @@ class Conversion:
     quantized_reference: nn.Module | None = None
     # Scale, zero-point and dtype of each quantized input/output, by tensor name.
     io_quantization: dict = field(default_factory=dict)
-    # The layout each explicit state crosses the boundary in, by state name ("nchw" where a converter names none).
+    # The layout each explicit state crosses the boundary in, by state name (nchw, unrecorded, where a converter names
+    # none).
     state_layouts: dict = field(default_factory=dict)
 
 
@@ -482,9 +483,9 @@ def _apply_state_io(sidecar: dict, layouts: dict) -> None:
     is carried as float32, requantized on the way in."""
     tensors = {t["name"]: t for t in sidecar["inputs"] + sidecar["outputs"]}
     for state in sidecar["states"]:
-        layout = layouts.get(state["name"], "nchw")
+        layout = layouts.get(state["name"])  # none named: nchw, which a sidecar leaves unsaid
         state_in, state_out = tensors[state["name"]], tensors["new_" + state["name"]]
-        for tensor in (state, state_in, state_out):
+        for tensor in (state, state_in, state_out) if layout else ():
             if layout == "nhwc":
                 n, c, h, w = tensor["shape"]
                 tensor["shape"] = [n, h, w, c]

@@ -314,8 +314,6 @@ def _stream_sidecar(model, form, quantized_io: bool, carried_states: bool = Fals
             spec["quantization"] = dict(outputs["new_" + spec["name"]]["quantization"])
         _apply_state_io(data, {state["name"]: "nhwc" for state in data["states"]})
         data["outputs"][0].update(dtype="float32", quantization=None)  # LiteRT's logits stay float
-    elif form.states and not form.keeps_state_inside:
-        _apply_state_io(data, {})
     data["time_step"] = TimeStep(DEFAULT_STEP_SECONDS, 0.012, "training (segment sampling)").to_dict()
     data = {"schema": SCHEMA, "version": VERSION, **data,
             "quantization": {"tool": "golden", "symmetric": not quantized_io},
