@@ -58,7 +58,7 @@ from stsm_edge.converters.base import Conversion, Converter, ExportJob, Int8Opti
 from stsm_edge.converters.quantization import bias_corrected_module
 from torch import Tensor, nn
 
-from stsm_edge.errors import ExportError
+from stsm_edge.errors import ExportError, OptionError
 
 SIGNATURE = "serving_default"
 STATE_LAYOUTS = ("nhwc", "nchw")
@@ -72,6 +72,14 @@ class TFLiteOptions(Int8Options):
     state_quantization: str = "shared"
 
     CHOICES = {**Int8Options.CHOICES, "state_layout": STATE_LAYOUTS, "state_quantization": STATE_QUANTIZATIONS}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state_layout == "nchw" and self.state_quantization == "shared":
+            # An NCHW state enters through a TRANSPOSE, whose output keeps the input's int8 parameters, so the input
+            # cannot take its output's parameters without the transpose reinterpreting its values.
+            raise OptionError("tflite state_quantization=shared needs state_layout=nhwc; with state_layout=nchw "
+                              "give state_quantization=separate")
 
 
 class ChannelsLastStates(nn.Module):

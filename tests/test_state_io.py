@@ -103,3 +103,19 @@ def test_a_stream_whose_carried_states_are_misread_fails_verification(tflite_str
     parity = verify_artifact(damaged, result.sidecar, form.module, feeds)
     assert parity["verdict"] == "fail" and not parity["passed"], parity["vs_fp32"]
     assert parity["vs_fp32"]["top1_agreement"] < 0.7, parity["vs_fp32"]
+
+
+def test_the_state_options_reach_the_form_before_and_refuse_what_cannot_be_built():
+    from stsm_edge.converters.base import get_converter
+
+    from stsm_edge.errors import OptionError
+
+    converter = get_converter("tflite")
+    default = converter.options()
+    assert (default.state_layout, default.state_quantization) == ("nhwc", "shared")
+    before = converter.options({"state_layout": "nchw", "state_quantization": "separate"})
+    assert (before.state_layout, before.state_quantization) == ("nchw", "separate")
+    with pytest.raises(OptionError, match="needs state_layout=nhwc"):
+        converter.options({"state_layout": "nchw"})
+    with pytest.raises(OptionError, match="choose one of nhwc, nchw"):
+        converter.options({"state_layout": "chw"})
