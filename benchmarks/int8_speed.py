@@ -153,7 +153,7 @@ def parity(names: list[str], out: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("job", choices=("export", "time", "ops", "parity"))
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    add_flag(parser, BenchFlags.variants, default=",".join(VARIANTS))
     add_flag(parser, OUT, type=Path, default=ARTIFACTS, help="the variants' artifacts")
     add_flag(parser, RunnerFlags.threads, type=int, default=1)
     add_flag(parser, BenchFlags.rounds, type=int, default=120)

@@ -81,7 +81,7 @@ class Feeder:
             self.states: list[np.ndarray] = []
         else:
             self.items = [np.ascontiguousarray(f[None]) for f in frames]
-            self.states = [np.zeros(s["shape"], np.float32) for s in runtime.sidecar["inputs"][1:]]
+            self.states = runtime.initial_states()  # in the artifact's own layout and dtype
 
     def step(self) -> float:
         """One timed run; returns milliseconds."""

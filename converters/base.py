@@ -40,7 +40,7 @@ from stsm_edge.forms import (
 from stsm_edge.models.tsn import TemporalSegmentNetwork
 from stsm_edge.preprocess import PreprocessSpec
 from stsm_edge.runtimes.base import open_runtime
-from stsm_edge.sidecar import validate_sidecar, write_sidecar
+from stsm_edge.sidecar import stamped, validate_sidecar, write_sidecar
 from stsm_edge.streaming import StateSpec, reset_states
 from stsm_edge.timebase import TimeStep
 from stsm_edge.versions import package_versions
@@ -155,6 +155,9 @@ class Conversion:
     quantized_reference: nn.Module | None = None
     # Scale, zero-point and dtype of each quantized input/output, by tensor name.
     io_quantization: dict = field(default_factory=dict)
+    # The layout each explicit state crosses the boundary in, by state name (nchw, unrecorded, where a converter names
+    # none).
+    state_layouts: dict = field(default_factory=dict)
 
 
 class Converter(ABC):
@@ -250,10 +253,12 @@ def eager_logits(module: nn.Module, feed: list[tuple[Tensor, ...]], carry_states
 
 
 def artifact_logits(runtime, feed: list[tuple[Tensor, ...]], carry_states: bool) -> list[np.ndarray]:
-    """Logits of an artifact over a feed, states carried from output to input as a runner would."""
+    """Logits of an artifact over a feed, states carried from output to input as a runner would, from the
+    artifact's own initial states (a feed starts from zero states, which those are in the artifact's layout and
+    dtype)."""
     if carry_states:
         runtime.reset()
-        return runtime.stream([inputs[0].numpy() for inputs in feed], [t.numpy() for t in feed[0][1:]])[0]
+        return runtime.stream([inputs[0].numpy() for inputs in feed], runtime.initial_states())[0]
     return [runtime.run([t.numpy() for t in inputs])[0][0] for inputs in feed]
 
 
@@ -445,8 +450,10 @@ def export_artifact(
                                precision=precision, source=dict(source or {}), tools=tool_versions(),
                                time_step=time_step.to_dict() if time_step else None)
         _apply_io_quantization(sidecar, made.io_quantization)
+        if form == "stream" and not spec.keeps_state_inside:
+            _apply_state_io(sidecar, made.state_layouts)
         sidecar.update(made.fields, shift_form=chosen.shift_form)
-        validate_sidecar({"schema": "stsm-edge/artifact", "version": 1, **sidecar}, str(path))
+        validate_sidecar(stamped(sidecar), str(path))
         progress(f"{target} {form} {precision}: verifying")
         if converter.runs_here(chosen):
             feeds = clip_feeds(spec, verification_clips, model.n_segments, clip_stride=model.n_segments)
@@ -467,3 +474,22 @@ def _apply_io_quantization(sidecar: dict, io_quantization: dict) -> None:
             spec["quantization"] = {"scale": float(q["scale"]), "zero_point": int(q["zero_point"]),
                                     "dtype": q.get("dtype", "int8")}
             spec["dtype"] = spec["quantization"]["dtype"]
+
+
+def _apply_state_io(sidecar: dict, layouts: dict) -> None:
+    """Each explicit state as it crosses the artifact boundary: its layout (an nhwc state's shape is (1, h, w, g)),
+    and in `states` what a runner carries between steps. A state whose input shares its output's quantization is
+    carried as the artifact's own integers (its dtype and quantization; it starts at the zero point); any other
+    is carried as float32, requantized on the way in."""
+    tensors = {t["name"]: t for t in sidecar["inputs"] + sidecar["outputs"]}
+    for state in sidecar["states"]:
+        layout = layouts.get(state["name"])  # none named: nchw, which a sidecar leaves unsaid
+        state_in, state_out = tensors[state["name"]], tensors["new_" + state["name"]]
+        for tensor in (state, state_in, state_out) if layout else ():
+            if layout == "nhwc":
+                n, c, h, w = tensor["shape"]
+                tensor["shape"] = [n, h, w, c]
+            tensor["layout"] = layout
+        q = state_in.get("quantization")
+        if q is not None and q == state_out.get("quantization"):
+            state.update(dtype=q["dtype"], quantization=dict(q))

@@ -30,13 +30,27 @@ layout pass ("Attempting to convert non-NHWC compatible node to NHWC: dequantize
 because the dequantize feeding the shift's slices carries no shape metadata. The int8 model's frame
 and state inputs and state outputs are int8, so their scale/zero-point go to the sidecar and the
 runtime adapter applies them; logits are float.
+
+A stream's states cross the artifact boundary as the runtime holds them inside (options, `TFLiteOptions`):
+
+* `state_layout` "nhwc" (default): each state is (1, h, w, g), LiteRT's own layout, so the graph has no
+  transpose in or out per state; "nchw" is the PyTorch layout (1, g, h, w), and the transposes stay in.
+* `state_quantization` "shared" (default, int8 only): each state input is quantized with exactly the
+  scale/zero-point of the new-state output that feeds it (`share_state_quantization` edits the flatbuffer
+  after the quantizer), so a runner hands the int8 output back as the next input untouched, starting from
+  the zero point; "separate" keeps the quantizer's own calibration of each, and a runner requantizes through
+  float between steps.
+
+Measured (int8 stream of MobileNetV2 at 224², 1 thread, benchmarks/shift_overhead.py, notes in
+benchmarks/results/shift_overhead_notes.md), nhwc + shared is the form whose cost over plain MobileNetV2
+meets the ×1.08 goal; nchw + separate, the form shipped before, does not.
 """
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -44,9 +58,54 @@ from stsm_edge.converters.base import Conversion, Converter, ExportJob, Int8Opti
 from stsm_edge.converters.quantization import bias_corrected_module
 from torch import Tensor, nn
 
-from stsm_edge.errors import ExportError
+from stsm_edge.errors import ExportError, OptionError
 
 SIGNATURE = "serving_default"
+STATE_LAYOUTS = ("nhwc", "nchw")
+STATE_QUANTIZATIONS = ("shared", "separate")
+
+
+@dataclass(frozen=True)
+class TFLiteOptions(Int8Options):
+    # How a stream's states cross the artifact boundary (module docstring).
+    state_layout: str = "nhwc"
+    state_quantization: str = "shared"
+
+    CHOICES = {**Int8Options.CHOICES, "state_layout": STATE_LAYOUTS, "state_quantization": STATE_QUANTIZATIONS}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state_layout == "nchw" and self.state_quantization == "shared":
+            # An NCHW state enters through a TRANSPOSE, whose output keeps the input's int8 parameters, so the input
+            # cannot take its output's parameters without the transpose reinterpreting its values.
+            raise OptionError("tflite state_quantization=shared needs state_layout=nhwc; with state_layout=nchw "
+                              "give state_quantization=separate")
+
+
+class ChannelsLastStates(nn.Module):
+    """The explicit stream with its states channels-last at the boundary: (1, h, w, g) in and out. The permutes
+    cancel against litert-torch's own NHWC layout inside, so the flatbuffer carries no transpose per state."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, frame: Tensor, *states: Tensor) -> tuple[Tensor, ...]:
+        logits, *new_states = self.module(frame, *(s.permute(0, 3, 1, 2) for s in states))
+        return (logits, *(s.permute(0, 2, 3, 1) for s in new_states))
+
+
+def channels_last_job(job: ExportJob) -> ExportJob:
+    """The job with its stream's states channels-last: the module wrapped, its example and calibration permuted."""
+    def permuted(inputs: tuple) -> tuple:
+        return (inputs[0], *(s.permute(0, 2, 3, 1).contiguous() for s in inputs[1:]))
+
+    return replace(job, module=ChannelsLastStates(job.module).eval(), example_inputs=permuted(job.example_inputs),
+                   calibration=[permuted(inputs) for inputs in job.calibration])
+
+
+def has_explicit_states(job: ExportJob) -> bool:
+    return job.form == "stream" and len(job.input_names) > 1
 
 
 class NamedIO(nn.Module):
@@ -128,7 +187,47 @@ def quantize_int8(float_model: bytes, job: ExportJob) -> bytes:
     # One calibration thread: the machine's cores are shared, and the feed is small.
     result = qt.calibrate({SIGNATURE: samples}, num_threads=1)
     quantized = qt.quantize(result, enable_progress_bar=False, enable_progress_report=False)
-    return compact(bytes(quantized.quantized_model))
+    return bytes(quantized.quantized_model)
+
+
+def share_state_quantization(model: bytes, state_names: list[str]) -> bytes:
+    """Each state carried as int8: its output `new_<s>` int8, and its input `<s>` quantized exactly like it.
+
+    The quantizer leaves every graph output float (the logits' float rule disables its one virtual output op), so a
+    new state leaves through a DEQUANTIZE of an int8 tensor: that tensor becomes the output, and the DEQUANTIZE goes.
+    The input's consumers read its int8 values through the tensor's own scale/zero-point (in this graph a QUANTIZE
+    to the splice's scale), so giving it the output's parameters keeps the graph exact, provided that no consumer
+    requires its output's parameters to equal its input's (a transpose or reshape would reinterpret the values
+    silently): refused, rather than wrong, if one does.
+    """
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    parsed = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    signature = next(sig for sig in parsed.signatureDefs if sig.signatureKey.decode() == SIGNATURE)
+    subgraph = parsed.subgraphs[signature.subgraphIndex]
+    inputs = {t.name.decode(): t for t in signature.inputs}
+    outputs = {t.name.decode(): t for t in signature.outputs}
+    codes = {id(op): flatbuffer_utils.opcode_to_name(parsed, op.opcodeIndex) for op in subgraph.operators}
+    producer = {index: op for op in subgraph.operators for index in op.outputs}
+    for name in state_names:
+        entry = outputs["new_" + name]
+        dequantize = producer.get(entry.tensorIndex)
+        if dequantize is not None and codes[id(dequantize)] == "DEQUANTIZE":
+            carried = int(dequantize.inputs[0])
+            subgraph.tensors[carried].name = subgraph.tensors[entry.tensorIndex].name
+            subgraph.outputs = [carried if i == entry.tensorIndex else i for i in subgraph.outputs]
+            entry.tensorIndex = carried
+            subgraph.operators.remove(dequantize)
+        source, target = subgraph.tensors[entry.tensorIndex], subgraph.tensors[inputs[name].tensorIndex]
+        if source.quantization is None or source.quantization.scale is None or target.quantization is None \
+                or source.type != target.type:
+            raise ExportError(f"state {name}: its input and output are not both quantized to one type")
+        for op in subgraph.operators:
+            if inputs[name].tensorIndex in list(op.inputs) and codes[id(op)] in ("TRANSPOSE", "RESHAPE", "SQUEEZE"):
+                raise ExportError(f"state {name} feeds a {codes[id(op)]}, whose output keeps the input's quantization")
+        target.quantization.scale = source.quantization.scale.copy()
+        target.quantization.zeroPoint = source.quantization.zeroPoint.copy()
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(parsed))
 
 
 def compact(model: bytes) -> bytes:
@@ -192,20 +291,33 @@ class TFLiteConverter(Converter):
     name = "tflite"
     suffix = ".tflite"
     precisions = ("fp32", "int8")
-    options_type = Int8Options
+    options_type = TFLiteOptions
     requires = ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")
 
     def convert(self, job: ExportJob, path: Path) -> Conversion:
         fields: dict = {"signature": SIGNATURE}
+        states = job.input_names[1:] if has_explicit_states(job) else []
+        nhwc = bool(states) and job.options.state_layout == "nhwc"
+        converted = channels_last_job(job) if nhwc else job  # the reference stays NCHW, as verification feeds it
+        layouts = {name: "nhwc" if nhwc else "nchw" for name in states}
         if job.precision == "fp32":
-            Path(path).write_bytes(convert_float(job))
-            return Conversion(fields)
+            Path(path).write_bytes(convert_float(converted))
+            return Conversion(fields, state_layouts=layouts)
         reference = bias_corrected_module(job)
-        model = quantize_int8(convert_float(replace(job, module=reference)), job)
+        model = quantize_int8(convert_float(replace(converted, module=_rewrapped(converted, reference))), converted)
+        if states and job.options.state_quantization == "shared":
+            model = share_state_quantization(model, states)
+        model = compact(model)
         fields["quantization"] = {
             "tool": "ai-edge-quantizer", "recipe": "static int8 activations, per-channel int8 weights, min/max",
             "float_ops": f"first {job.options.float_leading_convs} convolutions; "
                          "classifier computes in float from int8 weights; logits output float",
             "calibration_samples": len(job.calibration)}
         Path(path).write_bytes(model)
-        return Conversion(fields, quantized_reference=reference, io_quantization=io_quantization(model))
+        return Conversion(fields, quantized_reference=reference, io_quantization=io_quantization(model),
+                          state_layouts=layouts)
+
+
+def _rewrapped(job: ExportJob, module: nn.Module) -> nn.Module:
+    """`module` in the job's wrapping: channels-last states where the job's module has them."""
+    return ChannelsLastStates(module).eval() if isinstance(job.module, ChannelsLastStates) else module

@@ -169,6 +169,7 @@ class BenchFlags:
     targets = flag("comma-separated runtimes", flag="--targets")
     rounds = flag("interleaved comparison rounds", flag="--rounds")
     repeats = flag("runs of each artifact per round", flag="--k")
+    variants = flag("comma-separated variants to time", flag="--variants")
     runs = flag("timed runs of each artifact", flag="--runs")
     results_dir = flag("where results files go", flag="--results-dir")
     device_name = flag("the device the results are filed under", flag="--device-name")

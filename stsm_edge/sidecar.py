@@ -17,7 +17,8 @@ from stsm_edge.errors import ArtifactError
 from stsm_edge.fileio import atomic_write_text
 
 SCHEMA = "stsm-edge/artifact"
-VERSION = 1
+# 2: states carried as the artifact's integers (a state's dtype and quantization), and each state's layout.
+VERSION = 2
 SCHEMA_PATH = Path(__file__).parent / "resources" / "artifact.schema.json"  # the Android core follows it too
 
 
@@ -46,7 +47,25 @@ def validate_sidecar(data: dict, source: str = "sidecar") -> dict:
         raise ArtifactError(f"{source}: {where + ': ' if where else ''}{_short_message(error)}")
     if len(data["labels"]) != data["model"]["num_classes"]:  # beyond what JSON Schema can say
         raise ArtifactError(f"{source}: {len(data['labels'])} labels for {data['model']['num_classes']} classes")
+    _check_carried_states(data, source)
     return data
+
+
+def _check_carried_states(data: dict, source: str) -> None:
+    """A state carried as integers must be quantized exactly as its input and its new_ output are: a runner hands
+    the output back untouched, so any difference would silently rescale the memory."""
+    if data.get("state", "explicit") != "explicit":
+        return
+    tensors = {t["name"]: t for t in data["inputs"] + data["outputs"]}
+    for state in data["states"]:
+        q = state.get("quantization")
+        if q is None:
+            continue
+        for name in (state["name"], "new_" + state["name"]):
+            tensor = tensors.get(name)
+            if tensor is None or tensor.get("quantization") != q or tensor["dtype"] != state["dtype"]:
+                raise ArtifactError(f"{source}: state {state['name']} is carried as {state['dtype']} with scale "
+                                    f"{q['scale']:g}, zero point {q['zero_point']}, but {name} is not quantized so")
 
 
 def _short_message(error) -> str:

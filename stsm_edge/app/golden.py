@@ -15,12 +15,18 @@
                              back) + per time step the frames `StepPacer` takes as model steps
   format/cases.json          label/score/timing strings as `overlay.draw_prediction` formats them
   bench/cases.json           latency lists and numpy's p50/p90/p99/mean of them
-  metadata/*.json            sidecars of a stream int8 artifact: ExecuTorch's (float I/O, int8 inside) and
-                             one with quantized int8 I/O (scale / zero point per input and output), both
+  metadata/*.json            sidecars of a stream int8 artifact: ExecuTorch's (float I/O, int8 inside),
+                             one with quantized int8 I/O (scale / zero point per input and output), and
+                             LiteRT's carried int8 states (channels-last, each state input quantized like
+                             its output: `stream_int8_carried_states.json`), all
                              recording the default model's time step; and `required_only.json`, the first cut
                              down to the fields the sidecar's JSON Schema requires; `step_12.json`, a model
                              at 1/12 s recommending its own smoothing. index.json names, per sidecar, the
                              smoothing steps the runner uses with no setting given (its recommended smoothing)
+  states/cases.json          per quantized-I/O stream sidecar, scripted model outputs (raw int8 per new state,
+                             per step) and the state inputs the Python runtime adapter feeds at each step
+                             (`Runtime.initial_states`, then each step's outputs carried as `run` returns them:
+                             raw int8 for a carried state, requantized through float32 for any other)
 
 Run: `python -m stsm_edge.app.golden OUT_DIR` (android_demo/core/run_host_tests.sh OUT_DIR then checks Java).
 """
@@ -39,7 +45,7 @@ import numpy as np
 from stsm_edge.assets import video_path
 from stsm_edge.preprocess import PreprocessSpec, normalize, preprocess_yuv420, resize_and_crop, yuv420_to_bgr
 from stsm_edge.runner import NO_ACTION, _top_k
-from stsm_edge.runtimes.base import dequantize, quantize
+from stsm_edge.runtimes.base import Runtime, dequantize, quantize
 from stsm_edge.sidecar import SCHEMA, VERSION, schema, validate_sidecar
 from stsm_edge.smoothing import RECOMMENDED, Smoother, SmoothingConfig, SmoothingFlags, SmoothingSeconds
 from stsm_edge.timebase import DEFAULT_STEP_SECONDS, EARLY_TOLERANCE_DIVISOR, StepPacer, TimeStep
@@ -286,8 +292,10 @@ def _small_stream_form(state: str = "explicit"):
     return model, build_form(model, "stream", 112, 112, state)
 
 
-def _stream_sidecar(model, form, quantized_io: bool) -> dict:
-    """The sidecar an int8 stream export writes, from the real form description of a small model."""
+def _stream_sidecar(model, form, quantized_io: bool, carried_states: bool = False) -> dict:
+    """The sidecar an int8 stream export writes, from the real form description of a small model; `carried_states`:
+    LiteRT's default int8 stream, its states channels-last and each state input quantized exactly like its output."""
+    from stsm_edge.converters.base import _apply_state_io
     from stsm_edge.forms import form_sidecar
 
     labels = [f"action {i}" for i in range(10)]
@@ -300,6 +308,12 @@ def _stream_sidecar(model, form, quantized_io: bool) -> dict:
             spec["quantization"] = {"scale": float(np.float32(0.02 / (i + 1))), "zero_point": (i * 7) % 50 - 20,
                                     "dtype": "int8"}
             spec["dtype"] = "int8"
+    if carried_states:  # what the TFLite converter's shared state quantization leaves, then _apply_state_io
+        outputs = {t["name"]: t for t in data["outputs"]}
+        for spec in data["inputs"][1:]:
+            spec["quantization"] = dict(outputs["new_" + spec["name"]]["quantization"])
+        _apply_state_io(data, {state["name"]: "nhwc" for state in data["states"]})
+        data["outputs"][0].update(dtype="float32", quantization=None)  # LiteRT's logits stay float
     data["time_step"] = TimeStep(DEFAULT_STEP_SECONDS, 0.012, "training (segment sampling)").to_dict()
     data = {"schema": SCHEMA, "version": VERSION, **data,
             "quantization": {"tool": "golden", "symmetric": not quantized_io},
@@ -337,6 +351,8 @@ def write_metadata(directory: Path) -> dict:
         names[name] = _metadata_entry(directory, name, _stream_sidecar(model, form, quantized_io))
     minimal = validate_sidecar(required_only(_stream_sidecar(model, form, False), schema(), schema()), "minimal")
     names["required_only.json"] = _metadata_entry(directory, "required_only.json", minimal)
+    names["stream_int8_carried_states.json"] = _metadata_entry(directory, "stream_int8_carried_states.json",
+                                                               _stream_sidecar(model, form, True, True))
     # ExecuTorch's stream with the states kept inside the program (export --state internal): frame in, logits out.
     names["stream_int8_internal.json"] = _metadata_entry(directory, "stream_int8_internal.json",
                                                          _stream_sidecar(*_small_stream_form("internal"), False))
@@ -345,6 +361,48 @@ def write_metadata(directory: Path) -> dict:
     step_12["smoothing"] = {**STEP_12_SMOOTHING.to_dict(), "source": "golden"}
     names["step_12.json"] = _metadata_entry(directory, "step_12.json", validate_sidecar(step_12, "step_12"))
     return names
+
+
+class _ScriptedRuntime(Runtime):
+    """The Python runtime adapter's state carrying (base.Runtime: initial states, quantizing in, dequantizing or
+    keeping out) over a model whose outputs are given, so it needs no artifact."""
+
+    format, suffixes = "golden", ()
+
+    def __init__(self, sidecar: dict, outputs: list[list[np.ndarray]]) -> None:
+        super().__init__(Path(sidecar["artifact"]), sidecar)
+        self._outputs, self.fed = iter(outputs), []
+
+    def _run(self, inputs):
+        self.fed.append([self._to_artifact(name, array) for name, array in zip(self.input_names, inputs)])
+        return [self._from_artifact(name, array) for name, array in zip(self.output_names, next(self._outputs))]
+
+
+STATE_STEPS = 4
+
+
+def write_states(directory: Path) -> dict:
+    """What the runtime adapter feeds a stream's state inputs step after step, given what the model returned."""
+    out = directory / "states"
+    cases = []
+    rng = np.random.default_rng(7)
+    for name in ("stream_int8_quantized_io.json", "stream_int8_carried_states.json"):
+        sidecar = json.loads((directory / "metadata" / name).read_text())
+        outputs = [[np.zeros(sidecar["outputs"][0]["shape"], np.float32)]
+                   + [rng.integers(-128, 128, spec["shape"]).astype(np.int8) for spec in sidecar["outputs"][1:]]
+                   for _ in range(STATE_STEPS)]
+        runtime = _ScriptedRuntime(sidecar, outputs)
+        frame = np.zeros(sidecar["inputs"][0]["shape"], np.float32)
+        runtime.stream([frame] * STATE_STEPS, runtime.initial_states())
+        stem = name.removesuffix(".json")
+        steps = [{"outputs": [_write_raw(out / f"{stem}_out_{t}_{i}.i8", array, "int8")
+                              for i, array in enumerate(step[1:], 1)],
+                  "state_inputs": [_write_raw(out / f"{stem}_in_{t}_{i}.i8", array, "int8")
+                                   for i, array in enumerate(fed[1:], 1)]}
+                 for t, (step, fed) in enumerate(zip(outputs, runtime.fed))]
+        cases.append({"sidecar": name, "steps": steps})
+    _write_json(out / "cases.json", {"cases": cases})
+    return {"cases": len(cases), "steps": STATE_STEPS}
 
 
 def write_golden(directory: str | Path) -> dict:
@@ -356,6 +414,7 @@ def write_golden(directory: str | Path) -> dict:
                "pacing": write_pacing(directory),
                "format": write_format(directory), "bench": write_bench(directory),
                "metadata": write_metadata(directory)}
+    summary["states"] = write_states(directory)  # reads the sidecars write_metadata wrote
     _write_json(directory / "index.json", summary)
     return summary
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -40,9 +40,16 @@ class Runtime(ABC):
         # Looked up for every tensor of every call: a dict, not a scan of the sidecar's lists.
         self._io_quantization = {spec["name"]: spec.get("quantization")
                                  for spec in sidecar["inputs"] + sidecar["outputs"]}
+        # States the artifact takes back exactly as it returned them (sidecar states[] with a quantization): their
+        # outputs stay in the artifact's integers, and come back in as they are, with nothing to requantize.
+        carried = [s["name"] for s in sidecar.get("states", []) if s.get("quantization")] \
+            if sidecar.get("state", "explicit") == "explicit" else []
+        self._carried_outputs = {"new_" + name for name in carried}
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """float32 arrays in sidecar input order -> float32 arrays in sidecar output order."""
+        """float32 arrays in sidecar input order -> float32 arrays in sidecar output order; except the states an
+        artifact carries as integers (sidecar states[].quantization), which come out in the artifact's dtype, and go
+        in as they came out (a float32 state is quantized)."""
         if len(inputs) != len(self.input_names):
             raise ValueError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}), "
                              f"got {len(inputs)}")
@@ -51,6 +58,20 @@ class Runtime(ABC):
     @abstractmethod
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The format's own call; the adapter applies any int8 I/O quantization the sidecar records."""
+
+    def model_call(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+        """One call of the model alone on `inputs` (as `run` takes them), converted to the artifact's types once,
+        not at each call: what a benchmark of the model, rather than of this adapter, times. An adapter that
+        cannot call its runtime apart from its own conversions times `run`."""
+        return lambda: self.run(inputs)
+
+    def _to_artifact(self, name: str, array: np.ndarray) -> np.ndarray:
+        """One input as the artifact takes it: quantized where the sidecar says so, unless already its integers."""
+        return quantize(np.asarray(array), self.quantization(name))
+
+    def _from_artifact(self, name: str, array: np.ndarray) -> np.ndarray:
+        """One output as `run` returns it: dequantized to float32, except a carried state (kept as it is)."""
+        return array if name in self._carried_outputs else dequantize(array, self.quantization(name))
 
     @property
     def form(self) -> str:
@@ -91,11 +112,18 @@ class Runtime(ABC):
         return self.sidecar.get("state", "explicit") == "internal"
 
     def initial_states(self) -> list[np.ndarray]:
-        """Zero states of a streaming artifact (what a fresh runner starts from); none for a clip artifact, or for a
-        program that keeps its states inside (reset it instead)."""
+        """Zero states of a streaming artifact (what a fresh runner starts from), in the layout and dtype it carries
+        them: 0.0, or for a state carried as integers its zero point; none for a clip artifact, or for a program that
+        keeps its states inside (reset it instead)."""
         if self.form != "stream":
             return []
-        return [np.zeros(spec["shape"], np.float32) for spec in self.sidecar["inputs"][1:]]
+        states = {spec["name"]: spec for spec in self.sidecar.get("states", [])}
+        zeros = []
+        for spec in self.sidecar["inputs"][1:]:
+            q = states.get(spec["name"], {}).get("quantization")
+            zeros.append(np.zeros(spec["shape"], np.float32) if q is None
+                         else np.full(spec["shape"], q["zero_point"], np.dtype(q.get("dtype", "int8"))))
+        return zeros
 
     def reset(self) -> None:
         """Start a new stream. Explicit states are the caller's to zero (`initial_states`); an adapter whose
@@ -132,6 +160,8 @@ def register_runtime(cls: type[Runtime]) -> type[Runtime]:
 def quantize(array: np.ndarray, q: dict | None) -> np.ndarray:
     if q is None:
         return array.astype(np.float32, copy=False)
+    if array.dtype == np.dtype(q.get("dtype", "int8")):  # already the artifact's integers: a carried state
+        return array
     info = np.iinfo(np.dtype(q.get("dtype", "int8")))
     return np.clip(np.round(array / q["scale"]) + q["zero_point"], info.min, info.max).astype(q.get("dtype", "int8"))
 

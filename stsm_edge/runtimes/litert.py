@@ -2,7 +2,8 @@
 
 Names come from the sidecar, so input order never depends on how the flatbuffer happened to order its
 tensors (litert-torch sorts them). int8 artifacts get their inputs quantized and outputs dequantized
-with the sidecar's scale/zero-point, so callers always exchange float32.
+with the sidecar's scale/zero-point, so callers exchange float32; a stream's states that the sidecar
+carries as int8 (shared quantization) stay int8 from one step to the next.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from stsm_edge.errors import ArtifactError
-from stsm_edge.runtimes.base import Runtime, dequantize, quantize, register_runtime
+from stsm_edge.runtimes.base import Runtime, register_runtime
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -42,6 +43,10 @@ class LiteRTRuntime(Runtime):
         self._runner = interpreter.get_signature_runner(signature)
 
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        feed = {name: quantize(np.asarray(array), self.quantization(name)) for name, array in zip(self.input_names, inputs)}
+        feed = {name: self._to_artifact(name, array) for name, array in zip(self.input_names, inputs)}
         outputs = self._runner(**feed)
-        return [dequantize(outputs[name], self.quantization(name)) for name in self.output_names]
+        return [self._from_artifact(name, outputs[name]) for name in self.output_names]
+
+    def model_call(self, inputs: Sequence[np.ndarray]):
+        feed = {name: self._to_artifact(name, array) for name, array in zip(self.input_names, inputs)}
+        return lambda: self._runner(**feed)

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from stsm_edge.errors import ArtifactError
-from stsm_edge.runtimes.base import Runtime, dequantize, quantize, register_runtime
+from stsm_edge.runtimes.base import Runtime, register_runtime
 
 
 @register_runtime
@@ -39,6 +39,10 @@ class OnnxRuntime(Runtime):
             raise ArtifactError(f"{self.path}: the sidecar names tensor {missing[0]!r}, which the model lacks")
 
     def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        feed = {name: quantize(np.asarray(array), self.quantization(name)) for name, array in zip(self.input_names, inputs)}
+        feed = {name: self._to_artifact(name, array) for name, array in zip(self.input_names, inputs)}
         outputs = self._session.run(self.output_names, feed)
-        return [dequantize(array, self.quantization(name)) for name, array in zip(self.output_names, outputs)]
+        return [self._from_artifact(name, array) for name, array in zip(self.output_names, outputs)]
+
+    def model_call(self, inputs: Sequence[np.ndarray]):
+        feed = {name: self._to_artifact(name, array) for name, array in zip(self.input_names, inputs)}
+        return lambda: self._session.run(self.output_names, feed)

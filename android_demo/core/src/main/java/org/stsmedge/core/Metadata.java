@@ -12,12 +12,12 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 
 /**
- * The metadata sidecar {@code <artifact>.json} ("stsm-edge/artifact", version 1), read and checked
+ * The metadata sidecar {@code <artifact>.json} ("stsm-edge/artifact", versions 1 and 2), read and checked
  * the way {@code stsm_edge.sidecar.validate_sidecar} checks it, with the same first-problem messages.
  */
 public final class Metadata {
   public static final String SCHEMA = "stsm-edge/artifact";
-  public static final int VERSION = 1;
+  public static final int VERSION = 2;
 
   public final int version;
   public final String artifact;
@@ -131,6 +131,9 @@ public final class Metadata {
             + " elements but its output " + outputs.get(i).name + " has " + outputs.get(i).numel());
       }
     }
+    for (int i = 1; i < inputs.size(); i++) {
+      carried(i - 1); // a carried state quantized otherwise than its input and output is refused now
+    }
     if (outputs.get(0).numel() != numClasses) {
       throw new MetadataException(source + ": logits output has " + outputs.get(0).numel() + " values for "
           + numClasses + " classes");
@@ -234,11 +237,39 @@ public final class Metadata {
     return outputs.subList(Math.min(1, outputs.size()), outputs.size());
   }
 
-  /** Bytes of state the host carries between frames (as stored on the host: float32); none when kept inside. */
+  /**
+   * Whether state {@code i} (input {@code i + 1}) is carried as the artifact's own integers (schema version 2: its
+   * {@code states} entry has a quantization, shared exactly by the state input and its new-state output), so the
+   * host hands the output back untouched and starts it at the zero point; else it is carried as float32 and
+   * quantized on the way in (see {@code stsm_edge.sidecar._check_carried_states}).
+   */
+  public boolean carried(int i) {
+    TensorSpec in = inputs.get(i + 1);
+    TensorSpec entry = null;
+    for (TensorSpec state : states) {
+      if (state.name.equals(in.name)) {
+        entry = state;
+      }
+    }
+    if (entry == null || entry.quantization == null) {
+      return false;
+    }
+    TensorSpec out = outputs.get(i + 1);
+    for (TensorSpec tensor : new TensorSpec[] {in, out}) {
+      if (!entry.quantization.equals(tensor.quantization) || !entry.dtype.equals(tensor.dtype)) {
+        throw new MetadataException(artifact + ": state " + in.name + " is carried as " + entry.dtype + " with "
+            + entry.quantization + ", but " + tensor.name + " is not quantized so");
+      }
+    }
+    return true;
+  }
+
+  /** Bytes of state the host carries between frames (as stored on the host: float32, or one byte each for a carried
+   * int8 state); none when kept inside. */
   public long stateBytes() {
     long total = 0;
-    for (TensorSpec spec : stateInputs()) {
-      total += 4L * spec.numel();
+    for (int i = 0; i < stateInputs().size(); i++) {
+      total += (carried(i) ? 1L : 4L) * stateInputs().get(i).numel();
     }
     return total;
   }

@@ -83,6 +83,26 @@ public final class Quantization {
     return out;
   }
 
+  /** The same parameters: values written with one read back exactly with the other. */
+  @Override
+  public boolean equals(Object other) {
+    if (!(other instanceof Quantization)) {
+      return false;
+    }
+    Quantization q = (Quantization) other;
+    return scale == q.scale && zeroPoint == q.zeroPoint && dtype.equals(q.dtype);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(scale, zeroPoint, dtype);
+  }
+
+  /** The raw 8-bit value that dequantizes to 0.0: a carried state's start. */
+  public byte zero() {
+    return (byte) zeroPoint;
+  }
+
   @Override
   public String toString() {
     return dtype + "(scale=" + scale + ", zero_point=" + zeroPoint + ")";
