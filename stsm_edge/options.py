@@ -175,7 +175,6 @@ class BenchFlags:
     device_name = flag("the device the results are filed under", flag="--device-name")
     warmup = flag("untimed runs before the timed ones", flag="--warmup")
     note = flag("what a reader of the results should know about this run (a shared machine, say)", flag="--note")
-
     quick = flag("tiny model (width 0.35, 96x96, T=4), few iterations: a smoke run", flag="--quick",
                  action="store_true")
 
