@@ -127,6 +127,6 @@ def test_the_torch_free_name_lists_match_what_they_name():
     assert LAYOUT_NAMES == tuple(LAYOUTS)
     for target in TARGETS:
         get_converter(target)
-    assert tuple(REGISTRY) == TARGETS
+    assert set(REGISTRY) == set(TARGETS)  # registration order follows whichever test imported a converter first
     offered = {p for cls in REGISTRY.values() for p in cls.precisions}
     assert set(PRECISIONS) == offered
