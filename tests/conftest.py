@@ -19,17 +19,32 @@ torch.set_num_threads(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST
 SLOW_FIXTURES = {"default_int8"}
 
 # Every test that checks one set of the session's exports runs on the same worker (xdist's loadgroup), so each
-# artifact is still exported once; the other tests go to the workers file by file.
-EXPORT_GROUPS = {"small_artifact": "the small model's exports", "default_int8": "the default model's int8 exports"}
+# artifact is still exported once; the small model's exports are grouped by target, so the targets' grids export on
+# different workers side by side. The other tests go to the workers file by file.
+EXPORT_TARGETS = ("executorch", "tflite", "onnx", "coreml")
 
 
+def export_group(item) -> str:
+    """The loadgroup of a test: the exports it checks, else its file. A test of the small model's artifacts names its
+    target by a `target` parameter, in its name, or by its module's SMALL_ARTIFACT_TARGET."""
+    used = set(item.fixturenames)
+    if "default_int8" in used:
+        return "the default model's int8 exports"
+    if "small_artifact" not in used:
+        return item.path.name
+    callspec = getattr(item, "callspec", None)
+    target = (callspec.params.get("target") if callspec else None) \
+        or next((name for name in EXPORT_TARGETS if name in item.name), None) \
+        or getattr(item.module, "SMALL_ARTIFACT_TARGET", None)
+    return f"the small model's {target} exports" if target else "the small model's exports"
+
+
+@pytest.hookimpl(tryfirst=True)  # the marks must be there before xdist's own hook reads them
 def pytest_collection_modifyitems(items):
     for item in items:
-        used = set(item.fixturenames)
-        if SLOW_FIXTURES & used:
+        if SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
-        group = next((group for fixture, group in EXPORT_GROUPS.items() if fixture in used), item.path.name)
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(export_group(item)))
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,8 @@ from stsm_edge.converters.base import export_artifact
 
 from stsm_edge.models import stsm_mobilenet_v2
 
+SMALL_ARTIFACT_TARGET = "executorch"  # the small model's exports these tests check (tests/conftest.py groups by it)
+
 pytest.importorskip("executorch")
 
 

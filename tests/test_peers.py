@@ -14,6 +14,8 @@ import pytest
 from small_models import T, real_frames
 from stsm_edge.benchmarks.peers import report, run
 
+SMALL_ARTIFACT_TARGET = "tflite"  # the small model's exports these tests check (tests/conftest.py groups by it)
+
 RESULTS = Path(run.RESULTS)
 
 

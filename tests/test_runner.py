@@ -23,6 +23,8 @@ from stsm_edge.smoothing import RECOMMENDED, RECOMMENDED_SOURCE, SmoothingConfig
 from stsm_edge.timebase import TimeStep
 from stsm_edge.video import iter_video
 
+SMALL_ARTIFACT_TARGET = "executorch"  # the small model's exports these tests check (tests/conftest.py groups by it)
+
 
 @pytest.fixture(scope="module")
 def checkpoint(small_model, tmp_path_factory):
