@@ -42,8 +42,11 @@ RUNNER_GOAL = 1.25
 
 
 def load_all(results_dir: Path, files: list[Path] | None = None) -> list[tuple[Path, dict]]:
-    paths = sorted(files) if files else sorted(Path(results_dir).glob("*.json"))
-    return [(p, schema.load(p)) for p in paths]
+    """The files given, each validated; else every latency results file in the folder. The folder also holds
+    other benchmarks' results (peers, train speed, the data path), which say another schema or none."""
+    if files:
+        return [(p, schema.load(p)) for p in sorted(files)]
+    return [(p, schema.load(p)) for p in sorted(Path(results_dir).glob("*.json")) if schema.claims_schema(p)]
 
 
 def _label(path: Path, data: dict) -> str:

@@ -70,6 +70,16 @@ def load(path: Path) -> dict:
     return validate(data, str(path))
 
 
+def claims_schema(path: Path) -> bool:
+    """Whether the file says it is a results file of this schema. A file that is not JSON counts, so that `load`
+    reports it rather than the folder hiding it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return True
+    return isinstance(data, dict) and data.get("schema") == SCHEMA_NAME
+
+
 def write(path: Path, data: dict) -> Path:
     """Validate, then write atomically (a failed run never leaves half a results file)."""
     from stsm_edge.fileio import atomic_write_text

@@ -94,6 +94,9 @@ def test_report_merges_devices_and_handles_demo_files(tmp_path):
     mean_only["device"] = {"name": "phone-b", "cores": 8}
     mean_only["results"][0].update(p50=None, p90=None, p99=None, threads=1)
     (results / "phone-b.json").write_text(json.dumps(mean_only))
+    # other benchmarks' results live in the same folder: another schema, or none
+    (results / "peers.json").write_text(json.dumps({"schema": "stsm-edge/peers", "rows": []}))
+    (results / "data_path.json").write_text(json.dumps({"rows": []}))
     out = write_report(results, tmp_path / "report")
     text = out.read_text()
     assert "Google Pixel 7" in text and "phone-b" in text and "2025-01-01" in text

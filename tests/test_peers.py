@@ -42,6 +42,14 @@ def test_every_ratio_in_the_report_recomputes_from_the_per_round_times():
         assert shown in found, name
 
 
+def test_the_report_says_how_loaded_the_machine_was_where_the_run_recorded_it():
+    results = committed()
+    results["load_average"] = [0.12, 1.5]
+    assert "load average 0.12 before the timing, 1.50 after" in report.render(results)
+    del results["load_average"]
+    assert "load average" not in report.render(results)
+
+
 def test_best_form_needs_agreement_with_fp32():
     results = committed()
     best = report.best_rows(results)

@@ -87,6 +87,13 @@ def test_make_motion_data_rejects_bad_counts_and_writes_nothing(tmp_path, cli):
 
 # ---- training ---------------------------------------------------------------------------------------
 
+def test_a_width_the_imagenet_weights_do_not_fit_is_one_line_and_leaves_no_run_folder(motion_data, tmp_path, cli):
+    result = cli("train", "--data", str(motion_data), "--out", str(tmp_path / "run"), "--width-mult", "0.5")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "width 1.0, not 0.5" in result.stderr, result.stderr
+    assert "--pretrained none" in result.stderr and not (tmp_path / "run").exists()
+
+
 def test_learning_rate_schedules():
     step = TrainConfig(data=".", out=".", schedule="step", lr=0.1, lr_steps=(2, 4), epochs=6, warmup_epochs=0)
     assert [round(learning_rate(step, e), 6) for e in (0, 1.9, 2, 3.5, 4, 5)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
@@ -147,15 +154,16 @@ def test_torchrun_trains_with_two_gloo_processes(motion_data, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
          "-m", "stsm_edge", "train", "--data", str(motion_data), "--out", str(out), "--epochs", "1",
-         "--segments", "4", "--size", "32", "--pretrained", "none", "--batch-size", "3", "--workers", "0",
-         "--method", "tsm"],
+         "--segments", "4", "--size", "32", "--width-mult", "0.35", "--pretrained", "none", "--batch-size", "3",
+         "--workers", "0", "--method", "tsm"],
         capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     (entry,) = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     train_clips = len(read_annotations(motion_data / "train.txt"))
     # Each process trains on its half of the clips: the step count is that of one shard, not of the whole set.
     assert entry["world_size"] == 2 and entry["steps"] == math.ceil(math.ceil(train_clips / 2) / 3)
-    assert load_model(out / "best.pt").model.config.dims == "T"
+    config = load_model(out / "best.pt").model.config
+    assert config.dims == "T" and config.width_mult == 0.35
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from stsm_edge.fileio import atomic_write_text
 
-SUBJECTS = ("stsm_112", "stsm_224", "stsm_160", "stsm_224_w0.5", "stsm_112_ort")
+SUBJECTS = ("stsm_112", "stsm_224", "stsm_160", "stsm_128", "stsm_224_w0.5", "stsm_112_ort")
 PEERS = ("movinet_a0_stream", "x3d_xs", "tsm_224", "plain_224", "x3d_xs_ort")
 NAMES = {
     "stsm_112_ort": "STSM causal 112² (default model), ONNX Runtime", "x3d_xs_ort": "X3D-XS 4x160², ONNX Runtime",
     "stsm_112": "STSM causal 112² (default model)", "stsm_224": "STSM causal 224² (ImageNet)",
-    "stsm_160": "STSM causal 160²", "stsm_224_w0.5": "STSM causal 224², width 0.5",
+    "stsm_160": "STSM causal 160²", "stsm_128": "STSM causal 128²", "stsm_224_w0.5": "STSM causal 224², width 0.5",
     "movinet_a0_stream": "MoViNet-A0-Stream 172²", "x3d_xs": "X3D-XS 4x160²",
     "tsm_224": "TSM online MobileNetV2 224²", "plain_224": "MobileNetV2 per frame 224²",
 }
@@ -32,6 +32,7 @@ GOALS = (  # (subject, peer, at most, the issue's wording)
     ("stsm_112_ort", "x3d_xs_ort", 0.25, "STSM causal 112² ≤ 0.25x X3D-XS (ONNX Runtime: X3D-XS has no LiteRT form)"),
     ("stsm_224", "movinet_a0_stream", 1.0, "a 224²-class STSM ≤ 1x MoViNet-A0-Stream"),
     ("stsm_160", "movinet_a0_stream", 1.0, "  option: 160²"),
+    ("stsm_128", "movinet_a0_stream", 1.0, "  option: 128²"),
     ("stsm_224_w0.5", "movinet_a0_stream", 1.0, "  option: width 0.5"),
 )
 
@@ -86,6 +87,14 @@ def _span(r: dict) -> str:
     return f"x{r['median']:.3f} ({r['min']:.3f}-{r['max']:.3f})"
 
 
+def _load(results: dict) -> str:
+    """The machine's 1-minute load average before and after the timing, where the run recorded it."""
+    if "load_average" not in results:
+        return ""
+    before, after = results["load_average"]
+    return f"; load average {before:.2f} before the timing, {after:.2f} after"
+
+
 def render(results: dict) -> str:
     best = best_rows(results)
     found = ratios(results)
@@ -93,8 +102,8 @@ def render(results: dict) -> str:
     lines = [
         "# Peers: STSM causal against what a user would pick instead",
         "",
-        f"Measured {results['created']} on {device.get('cpu', '?')} ({device.get('cores', '?')} cores, shared with "
-        f"other work), {results['runtime']}; {results['rounds']} rounds x {results['k']} runs per artifact, "
+        f"Measured {results['created']} on {device.get('cpu', '?')} ({device.get('cores', '?')} cores{_load(results)}), "
+        f"{results['runtime']}; {results['rounds']} rounds x {results['k']} runs per artifact, "
         "interleaved in a rotating order. Command: `" + results["command"] + "`.",
         "",
         "Cost per second of video = ms per step x steps per second. **best** marks the form each ratio uses: the "

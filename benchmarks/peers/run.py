@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -250,6 +251,7 @@ def ours(work: Path, log) -> tuple[list[Row], dict]:
          "ImageNet"),
         ("plain_224", variant("tsn"), PreprocessSpec.for_size(224, 224), imagenet.labels, ("int8",), "ImageNet"),
         ("stsm_160", imagenet.model, PreprocessSpec.for_size(160, 160), imagenet.labels, ("int8",), "ImageNet"),
+        ("stsm_128", imagenet.model, PreprocessSpec.for_size(128, 128), imagenet.labels, ("int8",), "ImageNet"),
         ("stsm_224_w0.5", variant("stsm_causal", 0.5), PreprocessSpec.for_size(224, 224), imagenet.labels,
          ("int8",), "random"),
     ]
@@ -475,12 +477,14 @@ def main(argv: list[str] | None = None) -> None:
         step = steps[row.key]
         feeds[row.key] = (step, step.feed(clips[row.model][0][0], step.zero_states()))
     log(f"timing {len(rows)} artifacts: {args.rounds} rounds x {args.k} runs, interleaved, 1 thread")
+    load_before = os.getloadavg()[0]  # how quiet the machine was is part of the result: other work widens the spread
     time_interleaved(rows, feeds, args.rounds, args.k, log)
+    load_after = os.getloadavg()[0]
     results = {
         "schema": "stsm-edge/peers", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python -m stsm_edge.benchmarks.peers", *(argv or sys.argv[1:])]),
         "device": device_info.fingerprint(), "runtime": "LiteRT (ai-edge-litert) signature runner, 1 thread; ONNX Runtime CPU, 1 thread, where marked",
-        "rounds": args.rounds, "k": args.k, "agreement_min": AGREEMENT_MIN,
+        "load_average": [round(load_before, 2), round(load_after, 2)], "rounds": args.rounds, "k": args.k, "agreement_min": AGREEMENT_MIN,
         "agreement_videos": list(AGREEMENT_VIDEOS), "calibration_video": CALIBRATION_VIDEO,
         "published": PUBLISHED, "not_built": not_built, "rows": [asdict(row) for row in rows],
     }

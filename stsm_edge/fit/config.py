@@ -50,7 +50,7 @@ class TrainConfig:
     causal: bool | None = ShiftFlags.causal.field(None)
     n_segments: int = ModelFlags.segments.field(8)
     backbone: str = ModelFlags.backbone.field("mobilenet_v2")
-    width_mult: float = 1.0
+    width_mult: float = ModelFlags.width_mult.field(1.0)
     size: int = ModelFlags.size.field(112)
     pretrained: str = option("imagenet", "imagenet, none, or a checkpoint of any layout (its head kept if it fits)")
     epochs: int = FitFlags.epochs.field(8)

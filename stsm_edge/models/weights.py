@@ -26,13 +26,14 @@ HEAD_KEYS = {"mobilenet_v2": "classifier.1", **{backbone: "fc" for backbone in R
 
 @dataclass(frozen=True)
 class Weights:
-    """Named weights: the backbone they fit, where the file is, the labels of their head, their input."""
+    """Named weights: the backbone and width they fit, where the file is, the labels of their head, their input."""
 
     name: str
     backbone: str
     path: Callable[[], Path]
     labels: Callable[[], list[str]]
     preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    width_mult: float = 1.0
 
 
 WEIGHTS: dict[str, Weights] = {weights.name: weights for weights in (
@@ -65,6 +66,9 @@ def load_registered(model: TemporalSegmentNetwork, name: str) -> LoadReport:
     weights = get_weights(name)
     if model.config.backbone != weights.backbone:
         raise WeightsError(f"the {name} weights are {weights.backbone}'s, not {model.config.backbone}'s")
+    if model.config.width_mult != weights.width_mult:
+        raise WeightsError(f"the {name} weights are for width {weights.width_mult}, not {model.config.width_mult}: "
+                           "start from no weights (--pretrained none) or a checkpoint of that width")
     path = weights.path()
     state = torch.load(path, map_location="cpu", weights_only=True)
     report = load_state_dict(model, state, path.name)
