@@ -46,7 +46,9 @@ def load_all(results_dir: Path, files: list[Path] | None = None) -> list[tuple[P
     other benchmarks' results (peers, train speed, the data path), which say another schema or none."""
     if files:
         return [(p, schema.load(p)) for p in sorted(files)]
-    return [(p, schema.load(p)) for p in sorted(Path(results_dir).glob("*.json")) if schema.claims_schema(p)]
+    found = [(p, schema.read(p)) for p in sorted(Path(results_dir).glob("*.json"))]
+    return [(p, schema.validate(data, str(p))) for p, data in found
+            if isinstance(data, dict) and data.get("schema") == schema.SCHEMA_NAME]
 
 
 def _label(path: Path, data: dict) -> str:

@@ -59,25 +59,19 @@ def validate(data, source: str = "results") -> dict:
     return data
 
 
-def load(path: Path) -> dict:
+def read(path: Path) -> dict:
+    """The file's JSON, not yet validated; a missing or unreadable file is one ResultsError line."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc})") from None
-    return validate(data, str(path))
 
 
-def claims_schema(path: Path) -> bool:
-    """Whether the file says it is a results file of this schema. A file that is not JSON counts, so that `load`
-    reports it rather than the folder hiding it."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return True
-    return isinstance(data, dict) and data.get("schema") == SCHEMA_NAME
+def load(path: Path) -> dict:
+    return validate(read(path), str(path))
 
 
 def write(path: Path, data: dict) -> Path:

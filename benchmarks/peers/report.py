@@ -102,8 +102,8 @@ def render(results: dict) -> str:
     lines = [
         "# Peers: STSM causal against what a user would pick instead",
         "",
-        f"Measured {results['created']} on {device.get('cpu', '?')} ({device.get('cores', '?')} cores{_load(results)}), "
-        f"{results['runtime']}; {results['rounds']} rounds x {results['k']} runs per artifact, "
+        f"Measured {results['created']} on {device.get('cpu', '?')} ({device.get('cores', '?')} cores"
+        f"{_load(results)}), {results['runtime']}; {results['rounds']} rounds x {results['k']} runs per artifact, "
         "interleaved in a rotating order. Command: `" + results["command"] + "`.",
         "",
         "Cost per second of video = ms per step x steps per second. **best** marks the form each ratio uses: the "

@@ -484,7 +484,8 @@ def main(argv: list[str] | None = None) -> None:
         "schema": "stsm-edge/peers", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python -m stsm_edge.benchmarks.peers", *(argv or sys.argv[1:])]),
         "device": device_info.fingerprint(), "runtime": "LiteRT (ai-edge-litert) signature runner, 1 thread; ONNX Runtime CPU, 1 thread, where marked",
-        "load_average": [round(load_before, 2), round(load_after, 2)], "rounds": args.rounds, "k": args.k, "agreement_min": AGREEMENT_MIN,
+        "load_average": [round(load_before, 2), round(load_after, 2)], "rounds": args.rounds, "k": args.k,
+        "agreement_min": AGREEMENT_MIN,
         "agreement_videos": list(AGREEMENT_VIDEOS), "calibration_video": CALIBRATION_VIDEO,
         "published": PUBLISHED, "not_built": not_built, "rows": [asdict(row) for row in rows],
     }
